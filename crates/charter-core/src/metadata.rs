@@ -1,0 +1,25 @@
+//! RFC 8414 authorization server metadata.
+
+use crate::keys::SigningAlgorithm;
+
+/// `base` is the public URL of the server (scheme, host, port), without a trailing slash.
+pub fn authorization_server_metadata(issuer: &str, base: &str, algs: &[SigningAlgorithm]) -> serde_json::Value {
+    let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
+    serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "scopes_supported_uri": format!("{base}/oauth2/scopes"),
+        "introspection_endpoint": format!("{base}/oauth2/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "access_token_signing_alg_values_supported": algs,
+        "id_token_signing_alg_values_supported": algs,
+        "subject_types_supported": ["public"],
+        "service_documentation": format!("{base}/oauth2/scopes"),
+    })
+}
