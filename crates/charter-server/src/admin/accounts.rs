@@ -1,0 +1,110 @@
+//! Service users (and, later, end users).
+
+use super::{audit, Actor, AdminError, AdminResult};
+use charter_core::client::{Account, AccountKind, Status};
+use charter_core::secret::generate_hex_id;
+use charter_store::{NewAccount, Store};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    pub id: i64,
+    pub username: String,
+    pub kind: AccountKind,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub status: Status,
+    pub anonymous_id: String,
+    pub created_at: i64,
+}
+
+impl From<Account> for AccountView {
+    fn from(a: Account) -> Self {
+        Self {
+            id: a.id,
+            username: a.username,
+            kind: a.kind,
+            email: a.email,
+            full_name: a.full_name,
+            status: a.status,
+            anonymous_id: a.anonymous_id,
+            created_at: a.created_at.0,
+        }
+    }
+}
+
+pub struct NewServiceUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+}
+
+fn check_username(u: &str) -> AdminResult<()> {
+    let ok = !u.is_empty()
+        && u.len() <= 150
+        && u.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(
+            "a username is 1 to 150 letters, digits and @ . + - _ (as Django allows)".into(),
+        ))
+    }
+}
+
+pub async fn create_service_user(store: &dyn Store, actor: &Actor, new: NewServiceUser) -> AdminResult<AccountView> {
+    check_username(&new.username)?;
+    if let Some(e) = &new.email {
+        if !e.contains('@') || e.len() > 254 {
+            return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
+        }
+    }
+    let account = store
+        .create_account(&NewAccount {
+            id: None,
+            username: new.username.clone(),
+            kind: AccountKind::Service,
+            email: new.email,
+            full_name: new.full_name,
+            is_staff: false,
+            is_superuser: false,
+            anonymous_id: generate_hex_id()?,
+            created_at: actor.now,
+        })
+        .await
+        .map_err(|e| match e {
+            charter_store::StoreError::Conflict(_) => AdminError::Conflict(format!("username '{}' is taken", new.username)),
+            other => other.into(),
+        })?;
+    audit(store, actor, "account.created", None, Some(&account.username), serde_json::json!({"kind": "service"})).await?;
+    Ok(account.into())
+}
+
+pub async fn get(store: &dyn Store, username: &str) -> AdminResult<AccountView> {
+    store
+        .account_by_username(username)
+        .await?
+        .map(Into::into)
+        .ok_or_else(|| AdminError::NotFound(format!("no account '{username}'")))
+}
+
+pub async fn list(store: &dyn Store, kind: Option<AccountKind>) -> AdminResult<Vec<AccountView>> {
+    Ok(store.list_accounts(kind).await?.into_iter().map(Into::into).collect())
+}
+
+pub async fn set_status(store: &dyn Store, actor: &Actor, username: &str, status: Status) -> AdminResult<AccountView> {
+    store.set_account_status(username, status, actor.now).await.map_err(|e| match e {
+        charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
+        other => other.into(),
+    })?;
+    audit(store, actor, &format!("account.{}", verb(status)), None, Some(username), serde_json::Value::Null).await?;
+    get(store, username).await
+}
+
+pub(crate) fn verb(s: Status) -> &'static str {
+    match s {
+        Status::Active => "activated",
+        Status::Suspended => "suspended",
+        Status::Revoked => "revoked",
+    }
+}

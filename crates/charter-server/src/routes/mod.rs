@@ -1,0 +1,58 @@
+//! The router: every route Charter serves, in one place.
+
+mod catalogue;
+mod discovery;
+mod health;
+mod oauth;
+
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub fn router(state: AppState) -> Router {
+    crate::metrics::install();
+    let issuer_path = issuer_path(&state.settings.tokens.issuer);
+    let mut r = Router::new()
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/access_token", post(oauth::access_token))
+        .route("/oauth2/access_token/", post(oauth::access_token))
+        .route("/oauth2/introspect", post(oauth::introspect))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/oauth2/revoke_token", post(oauth::revoke))
+        .route("/oauth2/revoke_token/", post(oauth::revoke))
+        .route("/oauth2/scopes", get(catalogue::scopes))
+        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route("/.well-known/openid-configuration", get(discovery::metadata))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/oauth2/jwks", get(discovery::jwks));
+    if let Some(p) = issuer_path {
+        // RFC 8414 §3: the well-known path is inserted before the issuer's path;
+        // OpenID Connect Discovery appends it to the issuer.
+        r = r
+            .route(&format!("/.well-known/oauth-authorization-server{p}"), get(discovery::metadata))
+            .route(&format!("{p}/.well-known/openid-configuration"), get(discovery::metadata));
+    }
+    r.route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(|_| {
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": "server_error"}))).into_response()
+        }))
+        .with_state(state)
+}
+
+/// `/oauth2` for an issuer `https://host/oauth2`; `None` for an issuer without a path.
+fn issuer_path(issuer: &str) -> Option<String> {
+    let rest = issuer.split_once("://")?.1;
+    let path = rest.find('/').map(|i| &rest[i..])?.trim_end_matches('/');
+    (!path.is_empty() && path.starts_with('/') && !path.contains(['?', '#', ' '])).then(|| path.to_owned())
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found"})))
+}

@@ -1,0 +1,46 @@
+//! The protocol endpoints. Each handler extracts, calls its service, maps the result.
+
+use crate::form::ProtocolForm;
+use crate::oauth_response::{ErrorResponse, NoStoreJson};
+use crate::services;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use charter_core::grant::Endpoint;
+
+/// `POST /oauth2/token` (RFC 6749 §3.2).
+pub async fn token(State(state): State<AppState>, form: ProtocolForm) -> Response {
+    match services::token::token(&state, &form, Endpoint::Standard).await {
+        Ok(r) => NoStoreJson(r).into_response(),
+        Err(e) => ErrorResponse(e).into_response(),
+    }
+}
+
+/// `POST /oauth2/access_token`: Open edX's token endpoint.
+pub async fn access_token(State(state): State<AppState>, form: ProtocolForm) -> Response {
+    match services::token::token(&state, &form, Endpoint::OpenEdx).await {
+        Ok(r) => NoStoreJson(r).into_response(),
+        Err(e) => ErrorResponse(e).into_response(),
+    }
+}
+
+/// `POST /oauth2/introspect` (RFC 7662).
+pub async fn introspect(State(state): State<AppState>, form: ProtocolForm) -> Response {
+    match services::introspect::introspect(&state, &form).await {
+        Ok(r) => NoStoreJson(r).into_response(),
+        Err(e) => ErrorResponse(e).into_response(),
+    }
+}
+
+/// `POST /oauth2/revoke` and `/oauth2/revoke_token` (RFC 7009).
+pub async fn revoke(State(state): State<AppState>, form: ProtocolForm) -> Response {
+    match services::revoke::revoke(&state, &form).await {
+        Ok(()) => {
+            let mut r = StatusCode::OK.into_response();
+            crate::oauth_response::no_store(r.headers_mut());
+            r
+        }
+        Err(e) => ErrorResponse(e).into_response(),
+    }
+}

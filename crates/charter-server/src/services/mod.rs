@@ -1,0 +1,7 @@
+//! What the handlers call: load, decide with the engine, commit.
+
+pub mod client_auth;
+pub mod introspect;
+pub mod lookup;
+pub mod revoke;
+pub mod token;

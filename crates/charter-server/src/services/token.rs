@@ -1,0 +1,97 @@
+//! The token endpoint: one engine handler per grant.
+
+use super::client_auth::{authenticate_client, commit_audit};
+use crate::form::ProtocolForm;
+use crate::oauth_response::unavailable;
+use crate::state::AppState;
+use charter_core::audit::{AuditEvent, Outcome};
+use charter_core::client::ClientRecord;
+use charter_core::error::OAuthError;
+use charter_core::grant::client_credentials::{self, ClientCredentialsRequest};
+use charter_core::grant::{AccessGrant, Endpoint, RequestedTokenType};
+use charter_core::time::UnixTime;
+use charter_core::token::{self, TokenResponse};
+use charter_store::WriteBatch;
+
+pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) -> Result<TokenResponse, OAuthError> {
+    let now = state.clock.now();
+    let grant_type = form.params.require("grant_type")?;
+    let client = authenticate_client(state, form, "token", now).await?;
+    let requested_type = RequestedTokenType::from_request(form.params.get("token_type"), form.x_token_type.as_deref());
+    let decided = match grant_type {
+        "client_credentials" => {
+            let catalogue = state.catalogue();
+            let req = ClientCredentialsRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
+            client_credentials::decide(&client, &req, &catalogue.policy, &state.settings.tokens, now)
+        }
+        "authorization_code" | "refresh_token" | "password" => Err(OAuthError::unsupported_grant_type(format!(
+            "the {grant_type} grant is not enabled on this server"
+        ))),
+        other => Err(OAuthError::unsupported_grant_type(format!(
+            "unknown grant_type '{}'",
+            other.chars().filter(|c| !c.is_control()).take(60).collect::<String>()
+        ))),
+    };
+    let grant_label = metric_grant(grant_type);
+    match decided {
+        Ok(grant) => issue(state, &client, grant, form, now, grant_label).await,
+        Err(e) => {
+            metrics::counter!("charter_tokens_total", "grant" => grant_label, "outcome" => e.code.as_str()).increment(1);
+            let event = AuditEvent::new(now, actor(&client), "token.refused", Outcome::Failure)
+                .client(client.application.client_id.as_str())
+                .account(client.owner.username.clone())
+                .source(form.source.clone())
+                .detail(serde_json::json!({ "error": e.code.as_str(), "description": e.description, "grant_type": grant_label }));
+            commit_audit(state, event).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    client: &ClientRecord,
+    grant: AccessGrant,
+    form: &ProtocolForm,
+    now: UnixTime,
+    grant_label: &'static str,
+) -> Result<TokenResponse, OAuthError> {
+    let keys = state.keys();
+    let minted = token::mint(&grant, &keys.ring, &state.digest_key, &state.settings.tokens, now).map_err(|e| {
+        tracing::error!(error = %e, "minting a token failed");
+        OAuthError::server_error("the token could not be issued")
+    })?;
+    let event = AuditEvent::new(now, actor(client), "token.issued", Outcome::Success)
+        .client(client.application.client_id.as_str())
+        .account(grant.subject.username.clone())
+        .scopes(grant.scopes.to_space_separated())
+        .source(form.source.clone())
+        .detail(serde_json::json!({
+            "jti": minted.record.id,
+            "format": grant.format.as_str(),
+            "grant_type": grant_label,
+            "expires_at": grant.expires_at.0,
+        }));
+    let response = token::response(&minted, &grant, now);
+    state
+        .journal
+        .commit(WriteBatch { tokens: vec![minted.record], audit: vec![event], ..Default::default() })
+        .await
+        .map_err(|e| unavailable(&e))?;
+    metrics::counter!("charter_tokens_total", "grant" => grant_label, "outcome" => "issued").increment(1);
+    Ok(response)
+}
+
+fn actor(client: &ClientRecord) -> String {
+    format!("client:{}", client.application.client_id)
+}
+
+fn metric_grant(g: &str) -> &'static str {
+    match g {
+        "client_credentials" => "client_credentials",
+        "authorization_code" => "authorization_code",
+        "refresh_token" => "refresh_token",
+        "password" => "password",
+        _ => "other",
+    }
+}
