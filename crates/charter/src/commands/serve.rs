@@ -1,0 +1,112 @@
+//! `charter serve`.
+
+use super::{actor, init_logs, open_store, CommandError};
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use charter_server::admin::{accounts, applications, secrets, AdminError};
+use charter_server::{AppState, Clock, SystemClock};
+use charter_store::Store;
+use std::sync::Arc;
+
+pub async fn serve(mut config: Config, args: ServeArgs) -> Result<(), CommandError> {
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    init_logs(&config, args.json_logs);
+    let store = open_store(&config).await?;
+    let master = config.master_key()?;
+    let state = AppState::start(store.clone(), &master, config.server.clone(), Arc::new(SystemClock))
+        .await
+        .map_err(|e| CommandError::Other(format!("cannot start: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| CommandError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| CommandError::Other(e.to_string()))?;
+    if args.demo {
+        demo(store.as_ref(), &state, &format!("http://{addr}")).await?;
+    }
+    tokio::spawn(maintenance(store.clone()));
+    tracing::info!(%addr, backend = store.backend(), issuer = %config.server.tokens.issuer, "charter is listening");
+    charter_server::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| CommandError::Other(e.to_string()))
+}
+
+/// Purges access tokens that expired more than an hour ago, every ten minutes.
+async fn maintenance(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let before = SystemClock.now().minus(3600);
+        match store.purge_expired_tokens(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired access tokens"),
+            Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+const DEMO_USER: &str = "demo-service";
+const DEMO_APP: &str = "demo-app";
+
+/// Makes sure the demo service user and application exist, replaces the demo
+/// secret, and prints how to get a token.
+async fn demo(store: &dyn Store, state: &AppState, base: &str) -> Result<(), CommandError> {
+    let actor = actor("demo");
+    if store.account_by_username(DEMO_USER).await?.is_none() {
+        accounts::create_service_user(
+            store,
+            &actor,
+            accounts::NewServiceUser {
+                username: DEMO_USER.into(),
+                email: Some("demo-service@example.com".into()),
+                full_name: Some("Demo Service".into()),
+            },
+        )
+        .await?;
+    }
+    if store.application(DEMO_APP).await?.is_none() {
+        let spec = applications::ApplicationSpec {
+            client_id: Some(DEMO_APP.into()),
+            name: "Demo application".into(),
+            owner: DEMO_USER.into(),
+            scopes: vec!["grades:read certificates:read user_id".into()],
+            ..Default::default()
+        };
+        applications::create(store, &actor, spec, &state.digest_key).await?;
+    }
+    for s in store.list_secrets(DEMO_APP).await? {
+        if s.revoked_at.is_none() {
+            secrets::revoke(store, &actor, DEMO_APP, &s.id).await?;
+        }
+    }
+    let created = secrets::issue_secret(store, &actor, DEMO_APP, None, Some("demo".into()), &state.digest_key)
+        .await
+        .map_err(|e: AdminError| CommandError::Admin(e))?;
+    let secret = created.client_secret;
+    println!("Charter demo application (this secret is shown once; a new one is made at each --demo start):");
+    println!("  client_id:     {DEMO_APP}");
+    println!("  client_secret: {secret}");
+    println!("Get a token:");
+    println!("  curl -s -u {DEMO_APP}:{secret} -d grant_type=client_credentials -d scope=grades:read {base}/oauth2/token");
+    Ok(())
+}
