@@ -1,0 +1,17 @@
+//! Charter's integration tests: one binary; every test spawns the real server
+//! on port 0 with a fresh database (a temporary SQLite file, or a fresh
+//! PostgreSQL database on the local server).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod audit_and_metrics;
+mod cli;
+mod hostile_input;
+mod introspection_revocation;
+mod keys;
+mod multi_node;
+mod openedx;
+mod scopes;
+mod secrets;
+mod token;
