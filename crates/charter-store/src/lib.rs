@@ -1,1 +1,105 @@
+//! Charter's storage.
+//!
+//! The server sees storage only through the narrow [`Store`] trait. Two
+//! implementations exist, embedded SQLite (the default) and PostgreSQL (for
+//! several nodes), and both pass the one [`conformance`] suite.
+//!
+//! Nothing here caches: several Charter processes may share one PostgreSQL
+//! database, and each read sees what the others committed.
 
+mod codec;
+pub mod conformance;
+pub mod error;
+pub mod journal;
+pub mod open;
+pub mod postgres;
+mod shared;
+pub mod sqlite;
+pub mod testing;
+pub mod types;
+
+pub use error::StoreError;
+pub use journal::Journal;
+pub use open::open;
+pub use types::*;
+
+use async_trait::async_trait;
+use charter_core::client::{Account, AccountKind, Application, ClientSecret, Status};
+use charter_core::introspection::TokenState;
+use charter_core::keys::StoredKey;
+use charter_core::scope_policy::{Resource, ScopeDefinition};
+use charter_core::time::UnixTime;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates or migrates the schema. Idempotent; safe when several nodes start at once.
+    async fn migrate(&self) -> Result<()>;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    // --- accounts ---------------------------------------------------------
+    /// `Conflict` when the username is taken. The id is assigned by the database
+    /// unless `new.id` is set (an importer keeps Open edX's user ids).
+    async fn create_account(&self, new: &NewAccount) -> Result<Account>;
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>>;
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
+    async fn list_accounts(&self, kind: Option<AccountKind>) -> Result<Vec<Account>>;
+    /// `NotFound` when no such account.
+    async fn set_account_status(&self, username: &str, status: Status, now: UnixTime) -> Result<()>;
+
+    // --- applications -----------------------------------------------------
+    /// `Conflict` when the client id is taken; `NotFound` when the owner does not exist.
+    async fn create_application(&self, app: &Application) -> Result<()>;
+    /// Replaces every field but `id`, `client_id` and `created_at`. `NotFound` when absent.
+    async fn update_application(&self, app: &Application) -> Result<()>;
+    async fn application(&self, client_id: &str) -> Result<Option<Application>>;
+    async fn list_applications(&self, owner_id: Option<i64>) -> Result<Vec<Application>>;
+
+    /// The token hot path: the application, its owner and all its secrets, in one
+    /// round trip, with the current revisions of the catalogue and of the keys.
+    async fn client_record(&self, client_id: &str) -> Result<Option<ClientLookup>>;
+
+    // --- client secrets ---------------------------------------------------
+    /// `NotFound` when the application does not exist.
+    async fn add_secret(&self, client_id: &str, secret: &ClientSecret) -> Result<()>;
+    async fn list_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>>;
+    /// Sets `revoked_at`. `NotFound` when no such secret of that application.
+    async fn revoke_secret(&self, client_id: &str, secret_id: &str, now: UnixTime) -> Result<()>;
+    /// Sets (or clears) the expiry. `NotFound` when no such secret of that application.
+    async fn set_secret_expiry(&self, client_id: &str, secret_id: &str, expires_at: Option<UnixTime>) -> Result<()>;
+
+    // --- scope catalogue (each change bumps the catalogue revision) ---------
+    async fn upsert_resource(&self, resource: &Resource) -> Result<()>;
+    async fn upsert_scope(&self, scope: &ScopeDefinition) -> Result<()>;
+    /// `NotFound` when absent.
+    async fn delete_scope(&self, name: &str) -> Result<()>;
+    async fn resources(&self) -> Result<Vec<Resource>>;
+    /// Ordered by name.
+    async fn scopes(&self) -> Result<Vec<ScopeDefinition>>;
+
+    // --- tokens and audit -------------------------------------------------
+    /// Writes everything in `batch` in ONE transaction: all of it or none of it.
+    async fn write_batch(&self, batch: &WriteBatch) -> Result<()>;
+    /// An access token by the digest of its opaque value, with the state of its application and account.
+    async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenState>>;
+    /// An access token by id (the JWT `jti`).
+    async fn token_by_id(&self, id: &str) -> Result<Option<TokenState>>;
+    /// Revokes every unrevoked access token of the application; returns how many.
+    async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64>;
+    /// Deletes access tokens that expired before `before`; returns how many.
+    async fn purge_expired_tokens(&self, before: UnixTime) -> Result<u64>;
+    /// Newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>>;
+
+    // --- signing keys (each change bumps the keys revision) ----------------
+    async fn insert_key(&self, key: &StoredKey) -> Result<()>;
+    async fn keys(&self) -> Result<Vec<StoredKey>>;
+    /// `NotFound` when absent.
+    async fn retire_key(&self, kid: &str, now: UnixTime) -> Result<()>;
+
+    async fn revisions(&self) -> Result<Revisions>;
+}

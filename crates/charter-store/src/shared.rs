@@ -1,0 +1,453 @@
+//! The [`Store`](crate::Store) implementation both backends share.
+//!
+//! Every statement in [`crate::codec`] runs unchanged on SQLite and PostgreSQL, so
+//! the trait is implemented once, by this macro, for each backend's pool type. A
+//! backend supplies only what differs:
+//!
+//! - a field `pool: sqlx::Pool<DB>`, and `const BACKEND: &'static str`;
+//! - `async fn migrate_schema(&self) -> Result<()>`;
+//! - `async fn begin_write(&self) -> Result<sqlx::Transaction<'static, DB>>` (SQLite takes the
+//!   write lock up front with `BEGIN IMMEDIATE`);
+//! - `async fn explicit_account_id(tx, id) -> Result<()>`, run after inserting an account with an
+//!   explicit id (PostgreSQL moves its identity sequence past it);
+//! - `async fn write_batch_in(tx, batch) -> Result<()>`, the bulk writes.
+
+macro_rules! shared_store_impl {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            async fn migrate(&self) -> $crate::Result<()> {
+                self.migrate_schema().await
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query::<$db>($crate::codec::PING).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            // --- accounts ----------------------------------------------------------
+
+            async fn create_account(&self, new: &$crate::NewAccount) -> $crate::Result<charter_core::client::Account> {
+                use $crate::codec::Cols as _;
+                let status = charter_core::client::Status::Active;
+                let sql = if new.id.is_some() { $crate::codec::INSERT_ACCOUNT_WITH_ID } else { $crate::codec::INSERT_ACCOUNT };
+                let mut q = sqlx::query::<$db>(sql)
+                    .bind(new.username.as_str())
+                    .bind(new.kind.as_str())
+                    .bind(new.email.as_deref())
+                    .bind(new.full_name.as_deref())
+                    .bind(new.is_staff)
+                    .bind(new.is_superuser)
+                    .bind(status.as_str())
+                    .bind(new.anonymous_id.as_str())
+                    .bind(new.created_at.0);
+                if let Some(id) = new.id {
+                    q = q.bind(id);
+                }
+                let mut tx = self.begin_write().await?;
+                let row = q.fetch_one(&mut *tx).await?;
+                let id = row.int("id")?;
+                if new.id.is_some() {
+                    Self::explicit_account_id(&mut tx, id).await?;
+                }
+                tx.commit().await?;
+                Ok(charter_core::client::Account {
+                    id,
+                    username: new.username.clone(),
+                    kind: new.kind,
+                    email: new.email.clone(),
+                    full_name: new.full_name.clone(),
+                    is_staff: new.is_staff,
+                    is_superuser: new.is_superuser,
+                    status,
+                    anonymous_id: new.anonymous_id.clone(),
+                    created_at: new.created_at,
+                })
+            }
+
+            async fn account_by_username(&self, username: &str) -> $crate::Result<Option<charter_core::client::Account>> {
+                let row = sqlx::query::<$db>($crate::codec::ACCOUNT_BY_USERNAME)
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::codec::account).transpose()
+            }
+
+            async fn account_by_id(&self, id: i64) -> $crate::Result<Option<charter_core::client::Account>> {
+                let row = sqlx::query::<$db>($crate::codec::ACCOUNT_BY_ID).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::codec::account).transpose()
+            }
+
+            async fn list_accounts(
+                &self,
+                kind: Option<charter_core::client::AccountKind>,
+            ) -> $crate::Result<Vec<charter_core::client::Account>> {
+                let rows = sqlx::query::<$db>($crate::codec::LIST_ACCOUNTS)
+                    .bind(kind.map(|k| k.as_str()))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::codec::account).collect()
+            }
+
+            async fn set_account_status(
+                &self,
+                username: &str,
+                status: charter_core::client::Status,
+                now: charter_core::time::UnixTime,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query::<$db>($crate::codec::SET_ACCOUNT_STATUS)
+                    .bind(username)
+                    .bind(status.as_str())
+                    .bind(now.0)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("account '{username}'")));
+                }
+                Ok(())
+            }
+
+            // --- applications ------------------------------------------------------
+
+            async fn create_application(&self, app: &charter_core::client::Application) -> $crate::Result<()> {
+                sqlx::query::<$db>($crate::codec::INSERT_APPLICATION)
+                    .bind(app.id.as_str())
+                    .bind(app.client_id.as_str())
+                    .bind(app.name.as_str())
+                    .bind(app.owner_id)
+                    .bind(app.client_type.as_str())
+                    .bind($crate::codec::join_grants(&app.grant_types))
+                    .bind($crate::codec::join_uris(&app.redirect_uris))
+                    .bind(app.allowed_scopes.to_space_separated())
+                    .bind($crate::codec::join_filters(&app.filters))
+                    .bind(app.restricted)
+                    .bind(app.token_format.as_str())
+                    .bind(app.skip_authorization)
+                    .bind(app.status.as_str())
+                    .bind(app.created_at.0)
+                    .bind(app.updated_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| match $crate::StoreError::from(e) {
+                        $crate::StoreError::NotFound(_) => {
+                            $crate::StoreError::NotFound(format!("owner account {}", app.owner_id))
+                        }
+                        other => other,
+                    })?;
+                Ok(())
+            }
+
+            async fn update_application(&self, app: &charter_core::client::Application) -> $crate::Result<()> {
+                let done = sqlx::query::<$db>($crate::codec::UPDATE_APPLICATION)
+                    .bind(app.client_id.as_str())
+                    .bind(app.name.as_str())
+                    .bind(app.owner_id)
+                    .bind(app.client_type.as_str())
+                    .bind($crate::codec::join_grants(&app.grant_types))
+                    .bind($crate::codec::join_uris(&app.redirect_uris))
+                    .bind(app.allowed_scopes.to_space_separated())
+                    .bind($crate::codec::join_filters(&app.filters))
+                    .bind(app.restricted)
+                    .bind(app.token_format.as_str())
+                    .bind(app.skip_authorization)
+                    .bind(app.status.as_str())
+                    .bind(app.updated_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| match $crate::StoreError::from(e) {
+                        $crate::StoreError::NotFound(_) => {
+                            $crate::StoreError::NotFound(format!("owner account {}", app.owner_id))
+                        }
+                        other => other,
+                    })?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("application '{}'", app.client_id)));
+                }
+                Ok(())
+            }
+
+            async fn application(&self, client_id: &str) -> $crate::Result<Option<charter_core::client::Application>> {
+                let row = sqlx::query::<$db>($crate::codec::APPLICATION_BY_CLIENT_ID)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::codec::application).transpose()
+            }
+
+            async fn list_applications(
+                &self,
+                owner_id: Option<i64>,
+            ) -> $crate::Result<Vec<charter_core::client::Application>> {
+                let rows = sqlx::query::<$db>($crate::codec::LIST_APPLICATIONS)
+                    .bind(owner_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::codec::application).collect()
+            }
+
+            async fn client_record(&self, client_id: &str) -> $crate::Result<Option<$crate::ClientLookup>> {
+                let rows = sqlx::query::<$db>($crate::codec::CLIENT_RECORD).bind(client_id).fetch_all(&self.pool).await?;
+                $crate::codec::client_lookup(&rows)
+            }
+
+            // --- client secrets ----------------------------------------------------
+
+            async fn add_secret(&self, client_id: &str, secret: &charter_core::client::ClientSecret) -> $crate::Result<()> {
+                let done = sqlx::query::<$db>($crate::codec::INSERT_SECRET)
+                    .bind(client_id)
+                    .bind(secret.id.as_str())
+                    .bind(&secret.digest[..])
+                    .bind(secret.label.as_deref())
+                    .bind(secret.created_at.0)
+                    .bind(secret.expires_at.map(|t| t.0))
+                    .bind(secret.revoked_at.map(|t| t.0))
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("application '{client_id}'")));
+                }
+                Ok(())
+            }
+
+            async fn list_secrets(&self, client_id: &str) -> $crate::Result<Vec<charter_core::client::ClientSecret>> {
+                let rows = sqlx::query::<$db>($crate::codec::LIST_SECRETS).bind(client_id).fetch_all(&self.pool).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    if let Some(s) = $crate::codec::secret(r)? {
+                        out.push(s);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn revoke_secret(
+                &self,
+                client_id: &str,
+                secret_id: &str,
+                now: charter_core::time::UnixTime,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query::<$db>($crate::codec::REVOKE_SECRET)
+                    .bind(client_id)
+                    .bind(secret_id)
+                    .bind(now.0)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("secret '{secret_id}' of '{client_id}'")));
+                }
+                Ok(())
+            }
+
+            async fn set_secret_expiry(
+                &self,
+                client_id: &str,
+                secret_id: &str,
+                expires_at: Option<charter_core::time::UnixTime>,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query::<$db>($crate::codec::SET_SECRET_EXPIRY)
+                    .bind(client_id)
+                    .bind(secret_id)
+                    .bind(expires_at.map(|t| t.0))
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("secret '{secret_id}' of '{client_id}'")));
+                }
+                Ok(())
+            }
+
+            // --- scope catalogue ---------------------------------------------------
+
+            async fn upsert_resource(&self, resource: &charter_core::scope_policy::Resource) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::UPSERT_RESOURCE)
+                    .bind(resource.name.as_str())
+                    .bind(resource.service.as_str())
+                    .bind(resource.description.as_str())
+                    .bind(resource.extra_actions.join(" "))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query::<$db>($crate::codec::BUMP_CATALOGUE).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn upsert_scope(&self, scope: &charter_core::scope_policy::ScopeDefinition) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::UPSERT_SCOPE)
+                    .bind(scope.name.as_str())
+                    .bind(scope.description.as_str())
+                    .bind(scope.is_default)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query::<$db>($crate::codec::DELETE_TRANSLATIONS)
+                    .bind(scope.name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for (locale, text) in &scope.translations {
+                    sqlx::query::<$db>($crate::codec::INSERT_TRANSLATION)
+                        .bind(scope.name.as_str())
+                        .bind(locale.as_str())
+                        .bind(text.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query::<$db>($crate::codec::BUMP_CATALOGUE).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_scope(&self, name: &str) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query::<$db>($crate::codec::DELETE_SCOPE).bind(name).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("scope '{name}'")));
+                }
+                sqlx::query::<$db>($crate::codec::BUMP_CATALOGUE).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn resources(&self) -> $crate::Result<Vec<charter_core::scope_policy::Resource>> {
+                let rows = sqlx::query::<$db>($crate::codec::RESOURCES).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::codec::resource).collect()
+            }
+
+            async fn scopes(&self) -> $crate::Result<Vec<charter_core::scope_policy::ScopeDefinition>> {
+                let rows = sqlx::query::<$db>($crate::codec::SCOPES).fetch_all(&self.pool).await?;
+                $crate::codec::scopes(&rows)
+            }
+
+            // --- tokens and audit --------------------------------------------------
+
+            async fn write_batch(&self, batch: &$crate::WriteBatch) -> $crate::Result<()> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                Self::write_batch_in(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token_by_digest(
+                &self,
+                digest: &[u8; 32],
+            ) -> $crate::Result<Option<charter_core::introspection::TokenState>> {
+                let row = sqlx::query::<$db>($crate::codec::TOKEN_BY_DIGEST)
+                    .bind(&digest[..])
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map($crate::codec::token_state).transpose()
+            }
+
+            async fn token_by_id(&self, id: &str) -> $crate::Result<Option<charter_core::introspection::TokenState>> {
+                let row = sqlx::query::<$db>($crate::codec::TOKEN_BY_ID).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::codec::token_state).transpose()
+            }
+
+            async fn revoke_application_tokens(
+                &self,
+                client_id: &str,
+                now: charter_core::time::UnixTime,
+            ) -> $crate::Result<u64> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query::<$db>($crate::codec::REVOKE_APPLICATION_TOKENS)
+                    .bind(client_id)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn purge_expired_tokens(&self, before: charter_core::time::UnixTime) -> $crate::Result<u64> {
+                // In chunks, each its own transaction, so that token writes interleave.
+                let mut total = 0;
+                loop {
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query::<$db>($crate::codec::PURGE_EXPIRED_TOKENS)
+                        .bind(before.0)
+                        .bind($crate::codec::PURGE_CHUNK)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    total += done.rows_affected();
+                    if done.rows_affected() < $crate::codec::PURGE_CHUNK as u64 {
+                        return Ok(total);
+                    }
+                }
+            }
+
+            async fn audit_events(&self, query: &$crate::AuditQuery) -> $crate::Result<Vec<$crate::StoredAuditEvent>> {
+                let limit = if query.limit == 0 { i64::MAX } else { i64::from(query.limit) };
+                let sql = $crate::codec::audit_sql(query);
+                let mut q = sqlx::query::<$db>(&sql);
+                if let Some(c) = &query.client_id {
+                    q = q.bind(c.as_str());
+                }
+                if let Some(p) = &query.action_prefix {
+                    q = q.bind(p.as_str());
+                }
+                if let Some(t) = query.since {
+                    q = q.bind(t.0);
+                }
+                if let Some(t) = query.until {
+                    q = q.bind(t.0);
+                }
+                let rows = q.bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::codec::audit_event).collect()
+            }
+
+            // --- signing keys ------------------------------------------------------
+
+            async fn insert_key(&self, key: &charter_core::keys::StoredKey) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::INSERT_KEY)
+                    .bind(key.kid.as_str())
+                    .bind(key.alg.as_str())
+                    .bind(key.sealed_private.as_slice())
+                    .bind(key.public_jwk.as_str())
+                    .bind(key.created_at.0)
+                    .bind(key.activates_at.0)
+                    .bind(key.retired_at.map(|t| t.0))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query::<$db>($crate::codec::BUMP_KEYS).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn keys(&self) -> $crate::Result<Vec<charter_core::keys::StoredKey>> {
+                let rows = sqlx::query::<$db>($crate::codec::KEYS).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::codec::key).collect()
+            }
+
+            async fn retire_key(&self, kid: &str, now: charter_core::time::UnixTime) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                let done =
+                    sqlx::query::<$db>($crate::codec::RETIRE_KEY).bind(kid).bind(now.0).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("signing key '{kid}'")));
+                }
+                sqlx::query::<$db>($crate::codec::BUMP_KEYS).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revisions(&self) -> $crate::Result<$crate::Revisions> {
+                let row = sqlx::query::<$db>($crate::codec::REVISIONS).fetch_optional(&self.pool).await?;
+                match row {
+                    Some(r) => $crate::codec::revisions(&r),
+                    None => Err($crate::StoreError::Corrupt("the revisions row is missing".into())),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use shared_store_impl;
