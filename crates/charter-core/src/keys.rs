@@ -255,12 +255,12 @@ impl KeyRing {
         self.live(now).filter(|k| k.activates_at <= now).last()
     }
 
-    /// When the key stopped signing: the activation of the next key.
+    /// When the key stopped signing: the activation of the next live key in
+    /// ring order (keys activating in the same second are ordered, not merged).
     fn superseded_at(&self, key: &SigningKey, now: UnixTime) -> Option<UnixTime> {
-        self.live(now)
-            .map(|k| k.activates_at)
-            .filter(|a| *a > key.activates_at && *a <= now)
-            .min()
+        let live: Vec<&Arc<SigningKey>> = self.live(now).collect();
+        let pos = live.iter().position(|k| k.kid == key.kid)?;
+        live.get(pos + 1).map(|next| next.activates_at).filter(|a| *a <= now)
     }
 
     /// The keys to publish at `now`: the pending ones, the signer, and every
@@ -378,6 +378,17 @@ mod tests {
             assert!(!stored.sealed_private.windows(8).any(|w| k.sign(b"x").is_ok() && w == b"PRIVATE "));
             assert!(SigningKey::open(&stored, &MasterKey::from_bytes([1; 32]).sealing_key()).is_err());
         }
+    }
+
+    #[test]
+    fn keys_activating_in_the_same_second_are_all_published() {
+        let s = sealing();
+        let (a, _) = SigningKey::generate(SigningAlgorithm::EdDSA, &s, UnixTime(10), UnixTime(10)).unwrap_or_else(|_| unreachable!());
+        let (b, _) = SigningKey::generate(SigningAlgorithm::EdDSA, &s, UnixTime(10), UnixTime(10)).unwrap_or_else(|_| unreachable!());
+        let ring = KeyRing::new(vec![a, b]);
+        assert_eq!(ring.published(UnixTime(10), 3600).len(), 2);
+        assert_eq!(ring.published(UnixTime(3609), 3600).len(), 2);
+        assert_eq!(ring.published(UnixTime(3610), 3600).len(), 1);
     }
 
     #[test]

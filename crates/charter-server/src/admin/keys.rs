@@ -51,7 +51,13 @@ pub async fn rotate(
     if delay < 0 {
         return Err(AdminError::Invalid("the delay must not be negative".into()));
     }
-    let activates = actor.now.plus(delay);
+    // The newest key always wins: activate strictly after every existing key,
+    // so two keys never tie for "the signer".
+    let latest = store.keys().await?.iter().map(|k| k.activates_at).max();
+    let activates = match latest {
+        Some(l) if l >= actor.now.plus(delay) => l.plus(1),
+        _ => actor.now.plus(delay),
+    };
     let (_k, stored) =
         SigningKey::generate(alg, sealing, actor.now, activates).map_err(|e| AdminError::Crypto(e.to_string()))?;
     store.insert_key(&stored).await?;
@@ -59,7 +65,7 @@ pub async fn rotate(
     Ok(KeyView {
         kid: stored.kid,
         alg,
-        state: if delay > 0 { "pending".into() } else { "signing".into() },
+        state: if activates > actor.now { "pending".into() } else { "signing".into() },
         created_at: actor.now.0,
         activates_at: activates.0,
         retired_at: None,

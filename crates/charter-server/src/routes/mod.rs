@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": "server_error"}))).into_response()
         }))
@@ -55,4 +56,9 @@ fn issuer_path(issuer: &str) -> Option<String> {
 
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found"})))
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    let body = charter_core::OAuthError::invalid_request("this endpoint does not accept this HTTP method").body();
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body))
 }

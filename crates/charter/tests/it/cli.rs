@@ -28,13 +28,6 @@ fn operator_workflow_from_the_command_line() {
     let d = dir.path();
     let (code, out, err) = charter(d, &["migrate"]);
     assert_eq!(code, 0, "{out}{err}");
-    // The master key file was made beside the database, owner-only.
-    let key = d.join("db/charter.db.master.key");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    }
     let (code, out, err) = charter(d, &["service-user", "create", "partner", "--email", "p@example.com", "--json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(json(&out)["username"], "partner");
@@ -51,6 +44,13 @@ fn operator_workflow_from_the_command_line() {
     assert_eq!(created["application"]["filters"], serde_json::json!(["content_org:MITx"]));
     assert_eq!(created["application"]["restricted"], true);
     let secret = created["secret"]["client_secret"].as_str().unwrap().to_owned();
+    // The master key file was made beside the database, owner-only.
+    let key = d.join("db/charter.db.master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     assert!(secret.len() >= 43);
     // The secret is never shown again.
     let (_, out, _) = charter(d, &["app", "show", "partner-app", "--json"]);

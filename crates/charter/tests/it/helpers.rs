@@ -27,8 +27,20 @@ macro_rules! both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
-                ($body)(app).await;
+                // A fresh database, dropped afterwards whether the test passed or not.
+                charter_store::testing::with_fresh_postgres(|url| async move {
+                    let app = $crate::helpers::spawn_node(
+                        $crate::helpers::Backend::Postgres,
+                        &url,
+                        $crate::helpers::test_master_key(),
+                        $crate::helpers::test_settings(),
+                        charter_server::ManualClock::default(),
+                        None,
+                    )
+                    .await;
+                    ($body)(app).await;
+                })
+                .await;
             }
         }
     };
@@ -56,6 +68,10 @@ pub async fn database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     }
 }
 
+pub fn test_master_key() -> MasterKey {
+    MasterKey::from_bytes([42; 32])
+}
+
 pub fn test_settings() -> ServerSettings {
     let mut s = ServerSettings::default();
     s.signing_alg = charter_core::keys::SigningAlgorithm::RS256;
@@ -70,8 +86,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, settings: ServerSettings) -> TestApp {
     let (url, dir) = database(backend).await;
-    let master = MasterKey::from_bytes([42; 32]);
-    spawn_node(backend, &url, master, settings, ManualClock::default(), dir).await
+    spawn_node(backend, &url, test_master_key(), settings, ManualClock::default(), dir).await
 }
 
 /// Starts a server over an existing database (another node of the same deployment).

@@ -8,8 +8,12 @@ use charter_server::ManualClock;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_postgres_agree() {
-    let a = spawn_app(Backend::Postgres).await;
-    let b = spawn_node(Backend::Postgres, &a.database_url, a.master.clone(), test_settings(), ManualClock::default(), None).await;
+    charter_store::testing::with_fresh_postgres(|url| async move { two_nodes(&url).await }).await;
+}
+
+async fn two_nodes(url: &str) {
+    let a = spawn_node(Backend::Postgres, url, test_master_key(), test_settings(), ManualClock::default(), None).await;
+    let b = spawn_node(Backend::Postgres, url, test_master_key(), test_settings(), ManualClock::default(), None).await;
     let rs = a.client("rs", |_| {}).await;
     let c = a.client("shared", |s| s.token_format = Some("opaque".into())).await;
     // A token issued by node A is active at node B.
