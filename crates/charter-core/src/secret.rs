@@ -23,3 +23,28 @@ pub fn generate_client_id() -> Result<String, crate::digest::KeyMaterialError> {
     rand::fill(&mut b).map_err(|_| crate::digest::KeyMaterialError::Random)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
+
+/// A 32-hex-character id that sorts by creation time: 4 bytes of `now` (seconds),
+/// then 12 random bytes. Token ids are written at high rates; ids that grow with
+/// time land at the end of the database index instead of on random pages.
+pub fn generate_ordered_id(now: crate::time::UnixTime) -> Result<String, crate::digest::KeyMaterialError> {
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(now.0.clamp(0, u32::MAX as i64) as u32).to_be_bytes());
+    rand::fill(&mut b[4..]).map_err(|_| crate::digest::KeyMaterialError::Random)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::UnixTime;
+
+    #[test]
+    fn ordered_ids_sort_by_time_and_differ() {
+        let a = generate_ordered_id(UnixTime(1_800_000_000)).unwrap_or_default();
+        let b = generate_ordered_id(UnixTime(1_800_000_001)).unwrap_or_default();
+        let c = generate_ordered_id(UnixTime(1_800_000_001)).unwrap_or_default();
+        assert_eq!(a.len(), 32);
+        assert!(a < b && a < c && b != c);
+    }
+}

@@ -12,7 +12,8 @@ use crate::scope::ScopeSet;
 use crate::time::UnixTime;
 use serde::Serialize;
 
-/// An access token as stored. Opaque tokens are found by `digest`; JWTs by `id` (the `jti`).
+/// An access token as stored, found by `id`: a JWT's `jti`, or the first half of an
+/// opaque token (`<id><secret>`, see [`split_opaque`]), whose second half must match `digest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenRecord {
     pub id: String,
@@ -54,13 +55,15 @@ pub fn mint(
     settings: &TokenSettings,
     now: UnixTime,
 ) -> Result<MintedToken, KeyError> {
-    let id = crate::secret::generate_hex_id()?;
+    let id = crate::secret::generate_ordered_id(now)?;
     let app = &grant.application;
     let (access_token, digest) = match grant.format {
         TokenFormat::Opaque => {
-            let value = crate::secret::generate_secret()?;
-            let d = digest_key.digest(value.as_bytes());
-            (value, Some(d))
+            // Selector and verifier: the id finds the row through an index that grows
+            // in time order; the secret is checked against its keyed digest.
+            let secret = crate::secret::generate_secret()?;
+            let d = digest_key.digest(secret.as_bytes());
+            (format!("{id}{secret}"), Some(d))
         }
         TokenFormat::Jwt => {
             let key = keys.signer(now).ok_or(KeyError::NoActiveKey)?;
@@ -130,5 +133,46 @@ pub fn response(minted: &MintedToken, grant: &AccessGrant, now: UnixTime) -> Tok
         expires_in: now.until(grant.expires_at),
         scope: grant.scopes.to_space_separated(),
         refresh_token: None,
+    }
+}
+
+/// Length of the id half of an opaque token (32 hex characters).
+pub const OPAQUE_ID_LEN: usize = 32;
+/// Length of the secret half (32 random bytes, base64url).
+pub const OPAQUE_SECRET_LEN: usize = 43;
+
+/// Splits an opaque access token into its id and its secret, if it has that shape.
+pub fn split_opaque(token: &str) -> Option<(&str, &str)> {
+    if token.len() != OPAQUE_ID_LEN + OPAQUE_SECRET_LEN || !token.is_ascii() {
+        return None;
+    }
+    let (id, secret) = token.split_at(OPAQUE_ID_LEN);
+    let id_ok = id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let secret_ok = secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (id_ok && secret_ok).then_some((id, secret))
+}
+
+/// Whether `secret` is the secret half of the stored opaque token (constant time).
+pub fn opaque_secret_matches(record: &AccessTokenRecord, secret: &str, digest_key: &DigestKey) -> bool {
+    match (&record.format, &record.digest) {
+        (TokenFormat::Opaque, Some(d)) => digest_key.verify(secret.as_bytes(), d),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opaque_tokens_split_into_id_and_secret() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let secret = "A".repeat(43);
+        let token = format!("{id}{secret}");
+        assert_eq!(split_opaque(&token), Some((id, secret.as_str())));
+        assert_eq!(split_opaque(&token[1..]), None);
+        assert_eq!(split_opaque(&format!("{}{}", id.to_uppercase(), secret)), None);
+        assert_eq!(split_opaque(&format!("{id}{}!", "A".repeat(42))), None);
+        assert_eq!(split_opaque("a.b.c"), None);
     }
 }

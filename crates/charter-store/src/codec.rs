@@ -145,8 +145,6 @@ pub(crate) const RESOURCES: &str =
 pub(crate) const SCOPES: &str = "SELECT s.name, s.description, s.is_default, t.locale, t.text \
     FROM scopes s LEFT JOIN scope_translations t ON t.scope = s.name ORDER BY s.name, t.locale";
 
-pub(crate) const TOKEN_BY_DIGEST: &str =
-    concat!("SELECT ", token_state_cols!(), token_state_from!(), "WHERE t.digest = $1");
 pub(crate) const TOKEN_BY_ID: &str = concat!("SELECT ", token_state_cols!(), token_state_from!(), "WHERE t.id = $1");
 pub(crate) const REVOKE_APPLICATION_TOKENS: &str = "UPDATE access_tokens SET revoked_at = $2 \
     WHERE application_id = (SELECT a.id FROM applications a WHERE a.client_id = $1) AND revoked_at IS NULL";

@@ -525,7 +525,7 @@ pub async fn tokens(store: &dyn Store) {
     };
     store.write_batch(&batch).await.unwrap();
 
-    let s = store.token_by_digest(&opaque.digest.unwrap()).await.unwrap().unwrap();
+    let s = store.token_by_id(&opaque.id).await.unwrap().unwrap();
     assert_eq!(s.record, opaque);
     assert_eq!(s.application_status, Status::Active);
     assert!(s.restricted);
@@ -542,7 +542,6 @@ pub async fn tokens(store: &dyn Store) {
     assert_eq!(s.subject, owner.anonymous_id);
     assert_eq!(store.token_by_id(&jwt2.id).await.unwrap().unwrap().record, jwt2);
 
-    assert!(store.token_by_digest(&digest()).await.unwrap().is_none());
     assert!(store.token_by_id("no-such-token").await.unwrap().is_none());
 
     // An empty batch is fine.
@@ -557,7 +556,7 @@ pub async fn tokens(store: &dyn Store) {
     store.write_batch(&batch).await.unwrap();
     let batch = WriteBatch { revocations: vec![revoke(&opaque.id, NOW.0 + 9)], ..WriteBatch::default() };
     store.write_batch(&batch).await.unwrap();
-    let s = store.token_by_digest(&opaque.digest.unwrap()).await.unwrap().unwrap();
+    let s = store.token_by_id(&opaque.id).await.unwrap().unwrap();
     assert_eq!(s.record.revoked_at, Some(NOW.plus(5)));
     assert_eq!(store.token_by_id(&jwt1.id).await.unwrap().unwrap().record.revoked_at, None);
 
@@ -576,7 +575,7 @@ pub async fn token_state_follows_application_and_account(store: &dyn Store) {
     let mut suspended = app.clone();
     suspended.status = Status::Suspended;
     store.update_application(&suspended).await.unwrap();
-    let s = store.token_by_digest(&t.digest.unwrap()).await.unwrap().unwrap();
+    let s = store.token_by_id(&t.id).await.unwrap().unwrap();
     assert_eq!(s.application_status, Status::Suspended);
     assert_eq!(s.account_status, Status::Active);
     assert!(!s.restricted);
@@ -619,14 +618,6 @@ pub async fn write_batch_is_atomic(store: &dyn Store) {
     assert_eq!(store.token_by_id(&existing.id).await.unwrap().unwrap().record, existing, "revocation rolled back");
     assert_eq!(audited().await, 0);
 
-    // The second token reuses an existing digest.
-    let mut dup = token(&app, &owner, true);
-    dup.digest = existing.digest;
-    let batch = WriteBatch { tokens: vec![fresh.clone(), dup], revocations: vec![], audit: vec![event.clone()] };
-    assert_conflict(store.write_batch(&batch).await, "batch with a duplicate digest");
-    assert!(store.token_by_id(&fresh.id).await.unwrap().is_none());
-    assert_eq!(audited().await, 0);
-
     // A token of an application that does not exist.
     let mut orphan = token(&app, &owner, false);
     orphan.application_id = "no-such-application".into();
@@ -666,9 +657,6 @@ pub async fn large_batch(store: &dyn Store) {
             expected.revoked_at = Some(NOW.plus(1));
         }
         assert_eq!(s.record, expected);
-        if let Some(d) = &t.digest {
-            assert_eq!(store.token_by_digest(d).await.unwrap().unwrap().record.id, t.id);
-        }
     }
     let events = store.audit_events(&AuditQuery { client_id: Some(client), ..AuditQuery::default() }).await.unwrap();
     assert_eq!(events.len(), n);
@@ -708,7 +696,7 @@ pub async fn revoke_and_purge(store: &dyn Store) {
     store.write_batch(&tokens_only(vec![old1.clone(), old2.clone(), edge.clone(), live.clone()])).await.unwrap();
     assert_eq!(store.purge_expired_tokens(UnixTime(2_000)).await.unwrap(), 2);
     assert!(store.token_by_id(&old1.id).await.unwrap().is_none());
-    assert!(store.token_by_digest(&old2.digest.unwrap()).await.unwrap().is_none());
+    assert!(store.token_by_id(&old2.id).await.unwrap().is_none());
     assert!(store.token_by_id(&edge.id).await.unwrap().is_some());
     assert!(store.token_by_id(&live.id).await.unwrap().is_some());
     assert_eq!(store.purge_expired_tokens(UnixTime(2_000)).await.unwrap(), 0);

@@ -15,6 +15,7 @@ pub mod open;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
+mod sqlite_readers;
 pub mod testing;
 pub mod types;
 
@@ -84,9 +85,8 @@ pub trait Store: Send + Sync + 'static {
     // --- tokens and audit -------------------------------------------------
     /// Writes everything in `batch` in ONE transaction: all of it or none of it.
     async fn write_batch(&self, batch: &WriteBatch) -> Result<()>;
-    /// An access token by the digest of its opaque value, with the state of its application and account.
-    async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenState>>;
-    /// An access token by id (the JWT `jti`).
+    /// An access token by id: the JWT `jti`, or the selector half of an opaque token
+    /// (whose secret half the caller checks against `record.digest`).
     async fn token_by_id(&self, id: &str) -> Result<Option<TokenState>>;
     /// Revokes every unrevoked access token of the application; returns how many.
     async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64>;

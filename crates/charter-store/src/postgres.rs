@@ -138,4 +138,17 @@ impl PgStore {
     }
 }
 
+crate::shared::sqlx_hot_reads!(PgStore, Postgres);
 crate::shared::shared_store_impl!(PgStore, Postgres);
+
+impl PgStore {
+    async fn hot_client_record(&self, client_id: &str) -> Result<Option<crate::ClientLookup>> {
+        self.sqlx_client_record(client_id).await
+    }
+    async fn hot_token_by_id(&self, id: &str) -> Result<Option<charter_core::introspection::TokenState>> {
+        self.sqlx_token_by_id(id).await
+    }
+    async fn hot_revisions(&self) -> Result<crate::Revisions> {
+        self.sqlx_revisions().await
+    }
+}

@@ -12,6 +12,31 @@
 //!   explicit id (PostgreSQL moves its identity sequence past it);
 //! - `async fn write_batch_in(tx, batch) -> Result<()>`, the bulk writes.
 
+/// The reads of the token hot path through sqlx, for backends with no faster way.
+macro_rules! sqlx_hot_reads {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn sqlx_client_record(&self, client_id: &str) -> $crate::Result<Option<$crate::ClientLookup>> {
+                let rows = sqlx::query::<$db>($crate::codec::CLIENT_RECORD).bind(client_id).fetch_all(&self.pool).await?;
+                $crate::codec::client_lookup(&rows)
+            }
+            async fn sqlx_token_by_id(&self, id: &str) -> $crate::Result<Option<charter_core::introspection::TokenState>> {
+                let row = sqlx::query::<$db>($crate::codec::TOKEN_BY_ID).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::codec::token_state).transpose()
+            }
+            async fn sqlx_revisions(&self) -> $crate::Result<$crate::Revisions> {
+                let row = sqlx::query::<$db>($crate::codec::REVISIONS).fetch_optional(&self.pool).await?;
+                match row {
+                    Some(r) => $crate::codec::revisions(&r),
+                    None => Err($crate::StoreError::Corrupt("the revisions row is missing".into())),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use sqlx_hot_reads;
+
 macro_rules! shared_store_impl {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -190,8 +215,7 @@ macro_rules! shared_store_impl {
             }
 
             async fn client_record(&self, client_id: &str) -> $crate::Result<Option<$crate::ClientLookup>> {
-                let rows = sqlx::query::<$db>($crate::codec::CLIENT_RECORD).bind(client_id).fetch_all(&self.pool).await?;
-                $crate::codec::client_lookup(&rows)
+                self.hot_client_record(client_id).await
             }
 
             // --- client secrets ----------------------------------------------------
@@ -334,20 +358,8 @@ macro_rules! shared_store_impl {
                 Ok(())
             }
 
-            async fn token_by_digest(
-                &self,
-                digest: &[u8; 32],
-            ) -> $crate::Result<Option<charter_core::introspection::TokenState>> {
-                let row = sqlx::query::<$db>($crate::codec::TOKEN_BY_DIGEST)
-                    .bind(&digest[..])
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map($crate::codec::token_state).transpose()
-            }
-
             async fn token_by_id(&self, id: &str) -> $crate::Result<Option<charter_core::introspection::TokenState>> {
-                let row = sqlx::query::<$db>($crate::codec::TOKEN_BY_ID).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map($crate::codec::token_state).transpose()
+                self.hot_token_by_id(id).await
             }
 
             async fn revoke_application_tokens(
@@ -440,11 +452,7 @@ macro_rules! shared_store_impl {
             }
 
             async fn revisions(&self) -> $crate::Result<$crate::Revisions> {
-                let row = sqlx::query::<$db>($crate::codec::REVISIONS).fetch_optional(&self.pool).await?;
-                match row {
-                    Some(r) => $crate::codec::revisions(&r),
-                    None => Err($crate::StoreError::Corrupt("the revisions row is missing".into())),
-                }
+                self.hot_revisions().await
             }
         }
     };

@@ -19,6 +19,8 @@ const MAX_ROWS_PER_INSERT: usize = 64;
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// Inline read connections for the hot path (file databases only).
+    readers: Option<crate::sqlite_readers::Readers>,
 }
 
 impl SqliteStore {
@@ -48,12 +50,13 @@ impl SqliteStore {
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
             SqlitePoolOptions::new().max_connections((2 * cores).clamp(4, 16) as u32).min_connections(1)
         };
+        let readers = (!in_memory).then(|| crate::sqlite_readers::Readers::new(options.get_filename().to_path_buf()));
         let pool = pool_options
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database: {e}")))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, readers })
     }
 
     /// The connection pool, for tools and tests that need raw SQL.
@@ -167,4 +170,29 @@ impl MultiInsert {
     }
 }
 
+crate::shared::sqlx_hot_reads!(SqliteStore, Sqlite);
 crate::shared::shared_store_impl!(SqliteStore, Sqlite);
+
+impl SqliteStore {
+    async fn hot_client_record(&self, client_id: &str) -> Result<Option<crate::ClientLookup>> {
+        match &self.readers {
+            Some(r) => codec::client_lookup(&r.rows(codec::CLIENT_RECORD, &[&client_id])?),
+            None => self.sqlx_client_record(client_id).await,
+        }
+    }
+    async fn hot_token_by_id(&self, id: &str) -> Result<Option<charter_core::introspection::TokenState>> {
+        match &self.readers {
+            Some(r) => r.rows(codec::TOKEN_BY_ID, &[&id])?.first().map(codec::token_state).transpose(),
+            None => self.sqlx_token_by_id(id).await,
+        }
+    }
+    async fn hot_revisions(&self) -> Result<crate::Revisions> {
+        match &self.readers {
+            Some(r) => match r.rows(codec::REVISIONS, &[])?.first() {
+                Some(row) => codec::revisions(row),
+                None => Err(StoreError::Corrupt("the revisions row is missing".into())),
+            },
+            None => self.sqlx_revisions().await,
+        }
+    }
+}

@@ -326,7 +326,7 @@ async fn postgres_nodes_see_each_other() {
             revoked_at: None,
         };
         a.write_batch(&WriteBatch { tokens: vec![token.clone()], ..WriteBatch::default() }).await.unwrap();
-        let seen = b.token_by_digest(&[7; 32]).await.unwrap().unwrap();
+        let seen = b.token_by_id("shared-token").await.unwrap().unwrap();
         assert_eq!(seen.record, token);
         assert_eq!(seen.application_status, Status::Suspended);
         assert_eq!(b.revoke_application_tokens("shared-client", conformance::NOW).await.unwrap(), 1);

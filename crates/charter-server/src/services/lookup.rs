@@ -7,6 +7,7 @@ use charter_core::error::OAuthError;
 use charter_core::introspection::TokenState;
 use charter_core::jws::{verify_own, VerifyError};
 use charter_core::time::UnixTime;
+use charter_core::token::{opaque_secret_matches, split_opaque};
 
 /// The stored state of the presented token, if it is one of ours.
 ///
@@ -33,6 +34,9 @@ pub async fn find_token(state: &AppState, token: &str, now: UnixTime) -> Result<
             Err(_) => Ok(None),
         };
     }
-    let digest = state.digest_key.digest(token.as_bytes());
-    state.store.token_by_digest(&digest).await.map_err(|e| unavailable(&e))
+    let Some((id, secret)) = split_opaque(token) else {
+        return Ok(None);
+    };
+    let found = state.store.token_by_id(id).await.map_err(|e| unavailable(&e))?;
+    Ok(found.filter(|s| opaque_secret_matches(&s.record, secret, &state.digest_key)))
 }

@@ -66,7 +66,8 @@ CREATE TABLE scope_translations (
 
 CREATE TABLE access_tokens (
     id              TEXT    PRIMARY KEY,
-    digest          BYTEA   UNIQUE,
+    -- Opaque tokens are "<id><secret>": found by id, then the secret checked against this keyed digest.
+    digest          BYTEA,
     format          TEXT    NOT NULL,
     application_id  TEXT    NOT NULL REFERENCES applications (id),
     client_id       TEXT    NOT NULL,

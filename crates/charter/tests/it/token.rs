@@ -58,11 +58,16 @@ both_backends!(opaque_format_applications_get_opaque_tokens, |app: TestApp| asyn
     assert_eq!(status, 200);
     let token = body["access_token"].as_str().unwrap();
     assert_eq!(token.matches('.').count(), 0, "opaque, not a JWT: {token}");
-    assert!(token.len() >= 43);
-    // Stored only as a digest.
-    let digest = app.master.digest_key().digest(token.as_bytes());
-    let state = app.store.token_by_digest(&digest).await.unwrap().unwrap();
+    // "<id><secret>": the id finds the row; only the secret's keyed digest is stored.
+    let (id, secret) = charter_core::token::split_opaque(token).unwrap();
+    let state = app.store.token_by_id(id).await.unwrap().unwrap();
     assert_eq!(state.record.client_id, "opaque");
+    assert_eq!(state.record.digest, Some(app.master.digest_key().digest(secret.as_bytes())));
+    // A token with the right id and a wrong secret is not active.
+    let rs = app.client("rs", |_| {}).await;
+    let forged = format!("{id}{}", "A".repeat(43));
+    assert_eq!(app.introspect(&rs, &forged).await, serde_json::json!({"active": false}));
+    assert_eq!(app.introspect(&rs, token).await["active"], true);
     // token_type=jwt still gives a JWT.
     let (_, body) = app.token(&c, &[("token_type", "jwt")]).await;
     assert_eq!(body["token_type"], "JWT");
