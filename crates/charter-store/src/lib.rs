@@ -16,6 +16,7 @@ pub mod postgres;
 mod shared;
 pub mod sqlite;
 mod sqlite_readers;
+mod sqlite_writer;
 pub mod testing;
 pub mod types;
 

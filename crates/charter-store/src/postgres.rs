@@ -151,4 +151,7 @@ impl PgStore {
     async fn hot_revisions(&self) -> Result<crate::Revisions> {
         self.sqlx_revisions().await
     }
+    async fn hot_write_batch(&self, batch: &WriteBatch) -> Result<()> {
+        self.sqlx_write_batch(batch).await
+    }
 }

@@ -24,6 +24,12 @@ macro_rules! sqlx_hot_reads {
                 let row = sqlx::query::<$db>($crate::codec::TOKEN_BY_ID).bind(id).fetch_optional(&self.pool).await?;
                 row.as_ref().map($crate::codec::token_state).transpose()
             }
+            async fn sqlx_write_batch(&self, batch: &$crate::WriteBatch) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                Self::write_batch_in(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             async fn sqlx_revisions(&self) -> $crate::Result<$crate::Revisions> {
                 let row = sqlx::query::<$db>($crate::codec::REVISIONS).fetch_optional(&self.pool).await?;
                 match row {
@@ -352,10 +358,7 @@ macro_rules! shared_store_impl {
                 if batch.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.begin_write().await?;
-                Self::write_batch_in(&mut tx, batch).await?;
-                tx.commit().await?;
-                Ok(())
+                self.hot_write_batch(batch).await
             }
 
             async fn token_by_id(&self, id: &str) -> $crate::Result<Option<charter_core::introspection::TokenState>> {

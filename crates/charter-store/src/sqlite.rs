@@ -21,6 +21,8 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     /// Inline read connections for the hot path (file databases only).
     readers: Option<crate::sqlite_readers::Readers>,
+    /// The connection the journal's batches are written on (file databases only).
+    writer: Option<crate::sqlite_writer::Writer>,
 }
 
 impl SqliteStore {
@@ -51,12 +53,13 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections((2 * cores).clamp(4, 16) as u32).min_connections(1)
         };
         let readers = (!in_memory).then(|| crate::sqlite_readers::Readers::new(options.get_filename().to_path_buf()));
+        let writer = (!in_memory).then(|| crate::sqlite_writer::Writer::new(options.get_filename().to_path_buf()));
         let pool = pool_options
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database: {e}")))?;
-        Ok(SqliteStore { pool, readers })
+        Ok(SqliteStore { pool, readers, writer })
     }
 
     /// The connection pool, for tools and tests that need raw SQL.
@@ -184,6 +187,12 @@ impl SqliteStore {
         match &self.readers {
             Some(r) => r.rows(codec::TOKEN_BY_ID, &[&id])?.first().map(codec::token_state).transpose(),
             None => self.sqlx_token_by_id(id).await,
+        }
+    }
+    async fn hot_write_batch(&self, batch: &WriteBatch) -> Result<()> {
+        match &self.writer {
+            Some(w) => w.write(batch),
+            None => self.sqlx_write_batch(batch).await,
         }
     }
     async fn hot_revisions(&self) -> Result<crate::Revisions> {
