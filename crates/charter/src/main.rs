@@ -6,6 +6,11 @@ mod config;
 mod output;
 
 use clap::Parser;
+
+/// mimalloc: the token path allocates many small strings on several threads,
+/// where glibc's allocator spends its time in locks and consolidation.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
