@@ -53,7 +53,6 @@ pub struct TestApp {
     pub master: MasterKey,
     pub http: reqwest::Client,
     pub backend: Backend,
-    pub database_url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -73,8 +72,7 @@ pub fn test_master_key() -> MasterKey {
 }
 
 pub fn test_settings() -> ServerSettings {
-    let mut s = ServerSettings::default();
-    s.signing_alg = charter_core::keys::SigningAlgorithm::RS256;
+    let mut s = ServerSettings { signing_alg: charter_core::keys::SigningAlgorithm::RS256, ..Default::default() };
     s.tokens.issuer = "http://charter.test/oauth2".into();
     s.tokens.audience = "lms-key".into();
     s
@@ -116,7 +114,6 @@ pub async fn spawn_node(
         master,
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         backend,
-        database_url: url.to_owned(),
         _dir: dir,
     }
 }
