@@ -18,6 +18,8 @@ pub mod introspection;
 pub mod jws;
 pub mod keys;
 pub mod metadata;
+pub mod observation;
+pub mod access_report;
 pub mod request;
 pub mod scope;
 pub mod scope_policy;

@@ -520,3 +520,89 @@ mod tests {
         assert_eq!(pow2_chunks(300, 64).len(), 4 + 3);
     }
 }
+
+// --- observations ------------------------------------------------------------------
+
+pub(crate) const OBSERVATION_SUMMARY: &str = "SELECT source, reporter, method, route, scopes_held, required_all, \
+    required_any, mode, decision, reason, CAST(SUM(count) AS BIGINT) AS count, MIN(at) AS first_at, MAX(at) AS last_at \
+    FROM observations WHERE client_id = $1 AND at >= $2 AND at <= $3 \
+    GROUP BY source, reporter, method, route, scopes_held, required_all, required_any, mode, decision, reason \
+    ORDER BY route, method, reporter, source, decision";
+pub(crate) const INSERT_OBSERVATION: &str = "INSERT INTO observations (at, source, reporter, client_id, method, route, \
+    scopes_held, required_all, required_any, mode, decision, reason, count) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+pub(crate) fn mode_str(m: charter_wire::Mode) -> &'static str {
+    match m {
+        charter_wire::Mode::Enforce => "enforce",
+        charter_wire::Mode::ReportOnly => "report-only",
+        charter_wire::Mode::Off => "off",
+    }
+}
+
+pub(crate) fn decision_str(d: charter_wire::Decision) -> &'static str {
+    match d {
+        charter_wire::Decision::Allow => "allow",
+        charter_wire::Decision::Deny => "deny",
+        charter_wire::Decision::WouldDeny => "would_deny",
+    }
+}
+
+pub(crate) fn observation_summary(r: &impl Cols) -> Result<charter_core::access_report::ObservationSummary> {
+    use charter_core::observation::ObservationSource;
+    let source = match r.text("source")?.as_str() {
+        "decision" => ObservationSource::Decision,
+        "introspection" => ObservationSource::Introspection,
+        other => return Err(corrupt("observation source", other)),
+    };
+    let mode = match r.text("mode")?.as_str() {
+        "enforce" => charter_wire::Mode::Enforce,
+        "report-only" => charter_wire::Mode::ReportOnly,
+        "off" => charter_wire::Mode::Off,
+        other => return Err(corrupt("observation mode", other)),
+    };
+    let decision = match r.text("decision")?.as_str() {
+        "allow" => charter_wire::Decision::Allow,
+        "deny" => charter_wire::Decision::Deny,
+        "would_deny" => charter_wire::Decision::WouldDeny,
+        other => return Err(corrupt("observation decision", other)),
+    };
+    Ok(charter_core::access_report::ObservationSummary {
+        source,
+        reporter: r.text("reporter")?,
+        method: r.text("method")?,
+        route: r.text("route")?,
+        scopes_held: r.text("scopes_held")?,
+        required_all: r.text("required_all")?,
+        required_any: r.text("required_any")?,
+        mode,
+        decision,
+        reason: r.text("reason")?,
+        count: u64::try_from(r.int("count")?).map_err(|e| corrupt("observation count", e))?,
+        first_at: UnixTime(r.int("first_at")?),
+        last_at: UnixTime(r.int("last_at")?),
+    })
+}
+
+pub(crate) fn bind_observation<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    o: &'q charter_core::observation::Observation,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(o.at.0)
+        .bind(o.source.as_str())
+        .bind(o.reporter.as_str())
+        .bind(o.client_id.as_str())
+        .bind(o.method.as_str())
+        .bind(o.route.as_str())
+        .bind(o.scopes_held.as_str())
+        .bind(o.required_all.as_str())
+        .bind(o.required_any.as_str())
+        .bind(mode_str(o.mode))
+        .bind(decision_str(o.decision))
+        .bind(o.reason.as_str())
+        .bind(i64::try_from(o.count).unwrap_or(i64::MAX))
+}

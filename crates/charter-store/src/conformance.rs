@@ -43,6 +43,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     large_batch(s).await;
     revoke_and_purge(s).await;
     audit(s).await;
+    observations_aggregate(s).await;
     journal(store.clone()).await;
 }
 
@@ -522,6 +523,7 @@ pub async fn tokens(store: &dyn Store) {
         tokens: vec![opaque.clone(), jwt1.clone(), jwt2.clone()],
         revocations: vec![],
         audit: vec![AuditEvent::new(NOW, "system", "test.tokens", Outcome::Success)],
+        observations: vec![],
     };
     store.write_batch(&batch).await.unwrap();
 
@@ -562,7 +564,7 @@ pub async fn tokens(store: &dyn Store) {
 
     // A token issued and revoked in the same batch ends up revoked.
     let t = token(&app, &owner, true);
-    let batch = WriteBatch { tokens: vec![t.clone()], revocations: vec![revoke(&t.id, NOW.0 + 1)], audit: vec![] };
+    let batch = WriteBatch { tokens: vec![t.clone()], revocations: vec![revoke(&t.id, NOW.0 + 1)], audit: vec![], observations: vec![] };
     store.write_batch(&batch).await.unwrap();
     assert_eq!(store.token_by_id(&t.id).await.unwrap().unwrap().record.revoked_at, Some(NOW.plus(1)));
 }
@@ -611,6 +613,7 @@ pub async fn write_batch_is_atomic(store: &dyn Store) {
         tokens: vec![fresh.clone(), dup, other.clone()],
         revocations: vec![Revocation { token_id: existing.id.clone(), at: NOW }],
         audit: vec![event.clone()],
+        observations: vec![observation("app-x", "/atomic", NOW, 1)],
     };
     assert_conflict(store.write_batch(&batch).await, "batch with a duplicate token id");
     assert!(store.token_by_id(&fresh.id).await.unwrap().is_none());
@@ -621,13 +624,13 @@ pub async fn write_batch_is_atomic(store: &dyn Store) {
     // A token of an application that does not exist.
     let mut orphan = token(&app, &owner, false);
     orphan.application_id = "no-such-application".into();
-    let batch = WriteBatch { tokens: vec![fresh.clone(), orphan], revocations: vec![], audit: vec![event.clone()] };
+    let batch = WriteBatch { tokens: vec![fresh.clone(), orphan], revocations: vec![], audit: vec![event.clone()], observations: vec![] };
     assert!(store.write_batch(&batch).await.is_err());
     assert!(store.token_by_id(&fresh.id).await.unwrap().is_none());
     assert_eq!(audited().await, 0);
 
     // And the same writes, without the bad one, go through.
-    let batch = WriteBatch { tokens: vec![fresh.clone()], revocations: vec![], audit: vec![event] };
+    let batch = WriteBatch { tokens: vec![fresh.clone()], revocations: vec![], audit: vec![event], observations: vec![] };
     store.write_batch(&batch).await.unwrap();
     assert!(store.token_by_id(&fresh.id).await.unwrap().is_some());
     assert_eq!(audited().await, 1);
@@ -648,7 +651,7 @@ pub async fn large_batch(store: &dyn Store) {
         .collect();
     let revocations =
         tokens.iter().step_by(7).map(|t| Revocation { token_id: t.id.clone(), at: NOW.plus(1) }).collect();
-    store.write_batch(&WriteBatch { tokens: tokens.clone(), revocations, audit }).await.unwrap();
+    store.write_batch(&WriteBatch { tokens: tokens.clone(), revocations, audit, observations: vec![] }).await.unwrap();
 
     for (i, t) in tokens.iter().enumerate() {
         let s = store.token_by_id(&t.id).await.unwrap().unwrap();
@@ -788,6 +791,7 @@ pub async fn journal(store: Arc<dyn Store>) {
             tokens: vec![t.clone()],
             revocations: vec![],
             audit: vec![AuditEvent::new(NOW, "system", "token.issued", Outcome::Success).client(client.clone())],
+            observations: vec![],
         };
         let j = journal.clone();
         tasks.push(tokio::spawn(async move { (i, t, j.commit(batch).await) }));
@@ -805,4 +809,60 @@ pub async fn journal(store: Arc<dyn Store>) {
     assert_eq!(events.len(), 199);
     drop(journal);
     writer.await.unwrap();
+}
+
+fn observation(client: &str, route: &str, at: UnixTime, count: u64) -> charter_core::observation::Observation {
+    charter_core::observation::Observation {
+        at,
+        source: charter_core::observation::ObservationSource::Decision,
+        reporter: "catalogue-rs".into(),
+        client_id: client.into(),
+        method: "GET".into(),
+        route: route.into(),
+        scopes_held: "read".into(),
+        required_all: "catalog:read".into(),
+        required_any: String::new(),
+        mode: charter_wire::Mode::ReportOnly,
+        decision: charter_wire::Decision::WouldDeny,
+        reason: "missing_scope".into(),
+        count,
+    }
+}
+
+/// Observations are written in batches and read back aggregated, per application and window.
+pub async fn observations_aggregate(store: &dyn Store) {
+    use charter_core::access_report::ObservationSummary;
+    let client = format!("obs-{}", uid());
+    let mut intro = observation(&client, "introspection", NOW.plus(5), 3);
+    intro.source = charter_core::observation::ObservationSource::Introspection;
+    intro.decision = charter_wire::Decision::Allow;
+    intro.reason = "active".into();
+    let batch = WriteBatch {
+        observations: vec![
+            observation(&client, "/api/courses", NOW, 2),
+            observation(&client, "/api/courses", NOW.plus(10), 5),
+            observation(&client, "/api/courses", NOW.plus(1000), 7),
+            observation("someone-else", "/api/courses", NOW, 11),
+            intro,
+        ],
+        ..WriteBatch::default()
+    };
+    store.write_batch(&batch).await.unwrap();
+    let q = |since: i64, until: i64| crate::ObservationQuery { client_id: client.clone(), since: NOW.plus(since), until: NOW.plus(until) };
+    let rows: Vec<ObservationSummary> = store.observations(&q(0, 100)).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let courses = rows.iter().find(|r| r.route == "/api/courses").unwrap();
+    assert_eq!(courses.count, 7);
+    assert_eq!((courses.first_at, courses.last_at), (NOW, NOW.plus(10)));
+    assert_eq!(courses.required_all, "catalog:read");
+    assert_eq!(courses.mode, charter_wire::Mode::ReportOnly);
+    assert_eq!(courses.decision, charter_wire::Decision::WouldDeny);
+    let intro = rows.iter().find(|r| r.route == "introspection").unwrap();
+    assert_eq!(intro.source, charter_core::observation::ObservationSource::Introspection);
+    assert_eq!(intro.count, 3);
+    let all = store.observations(&q(0, 2000)).await.unwrap();
+    assert_eq!(all.iter().find(|r| r.route == "/api/courses").unwrap().count, 14);
+    assert!(store.observations(&q(2000, 3000)).await.unwrap().is_empty());
+    // A failed batch leaves no observation behind.
+    assert!(store.observations(&crate::ObservationQuery { client_id: "app-x".into(), since: UnixTime(0), until: UnixTime(i64::MAX) }).await.unwrap().is_empty());
 }

@@ -93,6 +93,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64>;
     /// Deletes access tokens that expired before `before`; returns how many.
     async fn purge_expired_tokens(&self, before: UnixTime) -> Result<u64>;
+    /// One application's observations in the window, aggregated over everything but time.
+    async fn observations(&self, query: &ObservationQuery) -> Result<Vec<charter_core::access_report::ObservationSummary>>;
     /// Newest first.
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>>;
 

@@ -398,6 +398,19 @@ macro_rules! shared_store_impl {
                 }
             }
 
+            async fn observations(
+                &self,
+                query: &$crate::ObservationQuery,
+            ) -> $crate::Result<Vec<charter_core::access_report::ObservationSummary>> {
+                let rows = sqlx::query::<$db>($crate::codec::OBSERVATION_SUMMARY)
+                    .bind(query.client_id.as_str())
+                    .bind(query.since.0)
+                    .bind(query.until.0)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map($crate::codec::observation_summary).collect()
+            }
+
             async fn audit_events(&self, query: &$crate::AuditQuery) -> $crate::Result<Vec<$crate::StoredAuditEvent>> {
                 let limit = if query.limit == 0 { i64::MAX } else { i64::from(query.limit) };
                 let sql = $crate::codec::audit_sql(query);

@@ -110,6 +110,26 @@ fn write_in(conn: &mut Connection, batch: &WriteBatch) -> Result<()> {
         for r in &batch.revocations {
             revoke.execute(params![r.at.0, r.token_id]).map_err(store_error)?;
         }
+        let mut observe = tx.prepare_cached(codec::INSERT_OBSERVATION).map_err(store_error)?;
+        for o in &batch.observations {
+            observe
+                .execute(params![
+                    o.at.0,
+                    o.source.as_str(),
+                    o.reporter,
+                    o.client_id,
+                    o.method,
+                    o.route,
+                    o.scopes_held,
+                    o.required_all,
+                    o.required_any,
+                    codec::mode_str(o.mode),
+                    codec::decision_str(o.decision),
+                    o.reason,
+                    i64::try_from(o.count).unwrap_or(i64::MAX),
+                ])
+                .map_err(store_error)?;
+        }
         let mut audit = tx.prepare_cached(INSERT_AUDIT).map_err(store_error)?;
         for e in &batch.audit {
             audit

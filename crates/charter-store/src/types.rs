@@ -1,6 +1,7 @@
 //! Values that cross the storage boundary.
 
 use charter_core::audit::AuditEvent;
+use charter_core::observation::Observation;
 use charter_core::client::{AccountKind, ClientRecord};
 use charter_core::time::UnixTime;
 use charter_core::token::AccessTokenRecord;
@@ -46,16 +47,18 @@ pub struct WriteBatch {
     pub tokens: Vec<AccessTokenRecord>,
     pub revocations: Vec<Revocation>,
     pub audit: Vec<AuditEvent>,
+    pub observations: Vec<Observation>,
 }
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty() && self.revocations.is_empty() && self.audit.is_empty()
+        self.tokens.is_empty() && self.revocations.is_empty() && self.audit.is_empty() && self.observations.is_empty()
     }
     pub fn append(&mut self, other: WriteBatch) {
         self.tokens.extend(other.tokens);
         self.revocations.extend(other.revocations);
         self.audit.extend(other.audit);
+        self.observations.extend(other.observations);
     }
 }
 
@@ -77,4 +80,12 @@ pub struct AuditQuery {
 pub struct StoredAuditEvent {
     pub seq: i64,
     pub event: AuditEvent,
+}
+
+/// Which observations to aggregate: one application's, in `[since, until]`.
+#[derive(Debug, Clone)]
+pub struct ObservationQuery {
+    pub client_id: String,
+    pub since: UnixTime,
+    pub until: UnixTime,
 }
