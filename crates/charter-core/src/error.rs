@@ -97,8 +97,17 @@ impl OAuthError {
         Self::new(OAuthErrorCode::TemporarilyUnavailable, d)
     }
 
-    /// The RFC 6749 §5.2 JSON body.
+    /// The RFC 6749 §5.2 JSON body. `error_description` keeps only the characters
+    /// §5.2 allows (%x20-21 / %x23-5B / %x5D-7E); any other becomes `?`.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
+        let description: String = self
+            .description
+            .chars()
+            .map(|c| match c {
+                '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e' => c,
+                _ => '?',
+            })
+            .collect();
+        serde_json::json!({ "error": self.code.as_str(), "error_description": description })
     }
 }

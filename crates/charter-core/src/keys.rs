@@ -246,19 +246,20 @@ impl KeyRing {
         &self.keys
     }
 
-    fn live(&self, now: UnixTime) -> impl Iterator<Item = &Arc<SigningKey>> {
-        self.keys.iter().filter(move |k| k.retired_at.is_none_or(|r| r > now))
+    /// Keys not retired. A retirement takes effect at once on every node, whatever their clocks say.
+    fn live(&self) -> impl Iterator<Item = &Arc<SigningKey>> {
+        self.keys.iter().filter(|k| k.retired_at.is_none())
     }
 
     /// The key that signs at `now`: the latest whose activation has come.
     pub fn signer(&self, now: UnixTime) -> Option<&Arc<SigningKey>> {
-        self.live(now).filter(|k| k.activates_at <= now).last()
+        self.live().filter(|k| k.activates_at <= now).last()
     }
 
     /// When the key stopped signing: the activation of the next live key in
     /// ring order (keys activating in the same second are ordered, not merged).
     fn superseded_at(&self, key: &SigningKey, now: UnixTime) -> Option<UnixTime> {
-        let live: Vec<&Arc<SigningKey>> = self.live(now).collect();
+        let live: Vec<&Arc<SigningKey>> = self.live().collect();
         let pos = live.iter().position(|k| k.kid == key.kid)?;
         live.get(pos + 1).map(|next| next.activates_at).filter(|a| *a <= now)
     }
@@ -267,7 +268,7 @@ impl KeyRing {
     /// superseded key that may still have unexpired tokens out there.
     pub fn published(&self, now: UnixTime, max_token_ttl: i64) -> Vec<&Arc<SigningKey>> {
         let signer = self.signer(now).map(|k| k.kid.clone());
-        self.live(now)
+        self.live()
             .filter(|k| {
                 if k.activates_at > now || Some(&k.kid) == signer.as_ref() {
                     return true;
@@ -304,7 +305,7 @@ pub enum KeyState {
 impl KeyRing {
     pub fn state(&self, kid: &str, now: UnixTime, max_token_ttl: i64) -> Option<KeyState> {
         let key = self.find(kid)?;
-        if key.retired_at.is_some_and(|r| r <= now) {
+        if key.retired_at.is_some() {
             return Some(KeyState::Retired);
         }
         if key.activates_at > now {

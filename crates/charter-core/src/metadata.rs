@@ -3,7 +3,12 @@
 use crate::keys::SigningAlgorithm;
 
 /// `base` is the public URL of the server (scheme, host, port), without a trailing slash.
-pub fn authorization_server_metadata(issuer: &str, base: &str, algs: &[SigningAlgorithm]) -> serde_json::Value {
+pub fn authorization_server_metadata(
+    issuer: &str,
+    base: &str,
+    algs: &[SigningAlgorithm],
+    scopes: &[&str],
+) -> serde_json::Value {
     let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
     serde_json::json!({
         "issuer": issuer,
@@ -12,14 +17,12 @@ pub fn authorization_server_metadata(issuer: &str, base: &str, algs: &[SigningAl
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
-        "scopes_supported_uri": format!("{base}/oauth2/scopes"),
+        "scopes_supported": scopes,
         "introspection_endpoint": format!("{base}/oauth2/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "access_token_signing_alg_values_supported": algs,
-        "id_token_signing_alg_values_supported": algs,
-        "subject_types_supported": ["public"],
         "service_documentation": format!("{base}/oauth2/scopes"),
     })
 }

@@ -12,8 +12,15 @@ pub const MAX_VALUE_LEN: usize = 16 * 1024;
 pub const MAX_PARAMS: usize = 64;
 
 /// Form parameters, each present at most once, empty values dropped.
-#[derive(Debug, Default, Clone)]
+/// `Debug` shows the names only: values may be secrets or tokens.
+#[derive(Default, Clone)]
 pub struct FormParams(BTreeMap<String, String>);
+
+impl std::fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 impl FormParams {
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {

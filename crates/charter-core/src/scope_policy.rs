@@ -136,7 +136,12 @@ impl ScopePolicy {
     }
 }
 
-/// The Open edX scope catalogue that a fresh Charter starts with.
+/// Lets an application introspect tokens issued to other applications.
+pub const INTROSPECT_SCOPE: &str = "charter:introspect";
+/// Lets an application read access reports through the API.
+pub const ADMIN_SCOPE: &str = "charter:admin";
+
+/// The catalogue a fresh Charter starts with: Open edX's scopes and Charter's own.
 pub fn openedx_default_catalogue() -> (Vec<Resource>, Vec<ScopeDefinition>) {
     let res = |name: &str, description: &str| Resource {
         name: name.into(),
@@ -144,11 +149,17 @@ pub fn openedx_default_catalogue() -> (Vec<Resource>, Vec<ScopeDefinition>) {
         description: description.into(),
         extra_actions: vec![],
     };
-    let resources = vec![
+    let mut resources = vec![
         res("certificates", "Course certificates"),
         res("grades", "Grades in enrolled courses"),
         res("tpa", "Third-party authentication username mappings"),
     ];
+    resources.push(Resource {
+        name: "charter".into(),
+        service: "charter".into(),
+        description: "Charter itself: introspection, observations, administration".into(),
+        extra_actions: vec!["introspect".into(), "report".into(), "admin".into()],
+    });
     let scope = |name: &str, description: &str, is_default: bool| {
         ScopeName::parse(name).ok().map(|name| ScopeDefinition {
             name,
@@ -166,6 +177,9 @@ pub fn openedx_default_catalogue() -> (Vec<Resource>, Vec<ScopeDefinition>) {
         scope("certificates:read", "Retrieve your course certificates", false),
         scope("grades:read", "Retrieve your grades for your enrolled courses", false),
         scope("tpa:read", "Retrieve your third-party authentication username mapping", false),
+        scope(INTROSPECT_SCOPE, "Introspect the access tokens of other applications (resource servers)", false),
+        scope(charter_wire::REPORT_SCOPE, "Send access decisions to Charter's access report (resource servers)", false),
+        scope(ADMIN_SCOPE, "Read access reports and administer Charter", false),
     ]
     .into_iter()
     .flatten()

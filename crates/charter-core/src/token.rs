@@ -31,14 +31,19 @@ pub struct AccessTokenRecord {
 }
 
 /// The token the client receives and the record the server keeps.
-#[derive(Debug)]
 pub struct MintedToken {
     pub access_token: String,
     pub record: AccessTokenRecord,
 }
 
-/// RFC 6749 §5.1 successful response.
-#[derive(Debug, Clone, Serialize)]
+impl std::fmt::Debug for MintedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedToken").field("access_token", &"[redacted]").field("record", &self.record).finish()
+    }
+}
+
+/// RFC 6749 §5.1 successful response. (No `Debug`: it holds the token.)
+#[derive(Clone, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod clock;
 pub mod form;
 pub mod metrics;
+pub mod observations;
 pub mod oauth_response;
 pub mod routes;
 pub mod services;

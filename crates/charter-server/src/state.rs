@@ -36,6 +36,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("stored signing key(s) {0} cannot be opened with this master key: is this node configured with the deployment's master key?")]
+    WrongMasterKey(String),
 }
 
 pub struct Inner {
@@ -48,10 +50,14 @@ pub struct Inner {
     catalogue: RwLock<Arc<CatalogueView>>,
     keys: RwLock<Arc<KeyView>>,
     reload: tokio::sync::Mutex<()>,
+    pub observations: crate::observations::ObservationBuffer,
 }
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
+
+/// How often introspection observations aggregated in memory are written.
+pub const OBSERVATION_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -80,11 +86,34 @@ impl AppState {
             catalogue: RwLock::new(Arc::new(CatalogueView { revision: -1, ..Default::default() })),
             keys: RwLock::new(Arc::new(KeyView { revision: -1, ..Default::default() })),
             reload: tokio::sync::Mutex::new(()),
+            observations: Default::default(),
         }));
+        let unreadable: Vec<String> = state
+            .store
+            .keys()
+            .await?
+            .iter()
+            .filter(|k| k.retired_at.is_none() && SigningKey::open(k, &state.sealing_key).is_err())
+            .map(|k| k.kid.clone())
+            .collect();
+        if !unreadable.is_empty() {
+            return Err(StartError::WrongMasterKey(unreadable.join(", ")));
+        }
         let revisions = state.store.revisions().await?;
         state.reload_catalogue(revisions.catalogue).await?;
         state.reload_keys(revisions.keys).await?;
         state.ensure_signing_key().await?;
+        let flusher = Arc::downgrade(&state.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(OBSERVATION_FLUSH);
+            loop {
+                tick.tick().await;
+                match flusher.upgrade() {
+                    Some(inner) => AppState(inner).flush_observations().await,
+                    None => break,
+                }
+            }
+        });
         Ok(state)
     }
 
@@ -168,9 +197,25 @@ impl AppState {
         Ok(())
     }
 
+    /// Writes the introspection observations aggregated since the last flush.
+    pub async fn flush_observations(&self) {
+        let observations = self.observations.drain();
+        if observations.is_empty() {
+            return;
+        }
+        let n = observations.len();
+        let batch = charter_store::WriteBatch { observations, ..Default::default() };
+        if let Err(e) = self.journal.commit(batch).await {
+            tracing::warn!(error = %e, observations = n, "introspection observations could not be written; dropped");
+            metrics::counter!("charter_observations_dropped_total").increment(n as u64);
+        }
+    }
+
     /// Called after the HTTP server stopped. Every request already waited for
-    /// its own commit, so nothing is left in the journal.
+    /// its own commit, so the journal holds nothing; what is left is the
+    /// observations aggregated in memory, flushed here.
     pub async fn shutdown(&self) {
+        self.flush_observations().await;
         tracing::info!("charter stopped");
     }
 }

@@ -4,8 +4,10 @@
 //! leaves, and one transaction per request cannot reach the throughput the
 //! token endpoint needs. Requests hand their [`WriteBatch`] to the journal and
 //! wait; a single writer task takes everything queued, commits it in one
-//! transaction, and answers each waiter. If a merged batch fails, each part is
-//! retried on its own, so one bad write never fails its neighbours.
+//! transaction, and answers each waiter. If a merged batch fails on its data
+//! (a conflict, a missing row), each part is retried on its own, so one bad
+//! write never fails its neighbours; if the database is unavailable, every
+//! waiter is told at once. A waiter gives up after [`COMMIT_DEADLINE`].
 
 use crate::{Store, StoreError, WriteBatch};
 use std::sync::Arc;
@@ -14,6 +16,9 @@ use tokio::task::JoinHandle;
 
 /// Most requests merged into one transaction.
 pub const MAX_JOBS_PER_COMMIT: usize = 1024;
+
+/// How long a request waits for its commit before answering that storage is unavailable.
+pub const COMMIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct Job {
     batch: WriteBatch,
@@ -43,30 +48,43 @@ impl Journal {
             .send(Job { batch, done })
             .await
             .map_err(|_| StoreError::Unavailable("the journal writer has stopped".into()))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Unavailable(e)),
-            Err(_) => Err(StoreError::Unavailable("the journal writer has stopped".into())),
+        match tokio::time::timeout(COMMIT_DEADLINE, wait).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(StoreError::Unavailable(e)),
+            Ok(Err(_)) => Err(StoreError::Unavailable("the journal writer has stopped".into())),
+            Err(_) => Err(StoreError::Unavailable("the commit did not complete in time".into())),
         }
+    }
+
+    /// Whether the writer task is still running (for readiness).
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
     }
 }
 
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(64);
     while rx.recv_many(&mut jobs, MAX_JOBS_PER_COMMIT).await > 0 {
-        let mut merged = WriteBatch::default();
-        for j in &jobs {
-            merged.append(j.batch.clone());
-        }
-        match store.write_batch(&merged).await {
+        let merged_storage;
+        let merged = if jobs.len() == 1 {
+            &jobs[0].batch
+        } else {
+            let mut m = WriteBatch::default();
+            for j in &jobs {
+                m.append(j.batch.clone());
+            }
+            merged_storage = m;
+            &merged_storage
+        };
+        match store.write_batch(merged).await {
             Ok(()) => {
                 metrics::histogram!("charter_journal_batch_jobs").record(jobs.len() as f64);
                 for j in jobs.drain(..) {
                     let _ = j.done.send(Ok(()));
                 }
             }
-            Err(e) if jobs.len() > 1 => {
-                tracing::warn!(error = %e, jobs = jobs.len(), "merged journal commit failed; retrying each write alone");
+            Err(e @ (StoreError::Conflict(_) | StoreError::NotFound(_))) if jobs.len() > 1 => {
+                tracing::warn!(error = %e, jobs = jobs.len(), "merged journal commit refused; retrying each write alone");
                 for j in jobs.drain(..) {
                     let r = store.write_batch(&j.batch).await.map_err(|e| e.to_string());
                     let _ = j.done.send(r);

@@ -45,6 +45,20 @@ pub enum Command {
     Keys(KeysCmd),
     /// Read the audit log.
     Audit(AuditArgs),
+    /// The access report of an application: routes used, scopes held and required, would-be denials.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(long)]
+    pub client_id: String,
+    /// Start of the window, unix seconds (default: 30 days before --until).
+    #[arg(long)]
+    pub since: Option<i64>,
+    /// End of the window, unix seconds (default: now).
+    #[arg(long)]
+    pub until: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +107,20 @@ pub enum AppCmd {
     Activate { client_id: String },
     /// Stop the application for good and revoke all its tokens.
     Revoke { client_id: String },
+    /// Propose the smallest allowed-scope list that would have refused none of the
+    /// application's observed requests, as a diff; apply it when confirmed.
+    Retrofit {
+        client_id: String,
+        #[arg(long)]
+        since: Option<i64>,
+        #[arg(long)]
+        until: Option<i64>,
+        /// Apply the proposal (asks for confirmation unless --yes).
+        #[arg(long)]
+        apply: bool,
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// (No `Debug`: it may hold the master key and a database password.)
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// `sqlite://path/to/charter.db` (default `data/charter.db`) or `postgres://…`.

@@ -93,6 +93,10 @@ pub async fn list(store: &dyn Store, kind: Option<AccountKind>) -> AdminResult<V
 }
 
 pub async fn set_status(store: &dyn Store, actor: &Actor, username: &str, status: Status) -> AdminResult<AccountView> {
+    let current = get(store, username).await?;
+    if current.status == Status::Revoked && status != Status::Revoked {
+        return Err(AdminError::Invalid("a revoked account cannot be reactivated; create a new one".into()));
+    }
     store.set_account_status(username, status, actor.now).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
         other => other.into(),

@@ -67,7 +67,8 @@ pub struct ApplicationSpec {
     pub secret_expires_in: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// (No `Debug`: it holds the secret.)
+#[derive(Clone, Serialize)]
 pub struct CreatedApplication {
     pub application: ApplicationView,
     /// Present for confidential clients; shown once.

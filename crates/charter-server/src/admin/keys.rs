@@ -58,6 +58,16 @@ pub async fn rotate(
         Some(l) if l >= actor.now.plus(delay) => l.plus(1),
         _ => actor.now.plus(delay),
     };
+    make_key(store, actor, sealing, alg, activates).await
+}
+
+async fn make_key(
+    store: &dyn Store,
+    actor: &Actor,
+    sealing: &SealingKey,
+    alg: SigningAlgorithm,
+    activates: charter_core::time::UnixTime,
+) -> AdminResult<KeyView> {
     let (_k, stored) =
         SigningKey::generate(alg, sealing, actor.now, activates).map_err(|e| AdminError::Crypto(e.to_string()))?;
     store.insert_key(&stored).await?;
@@ -85,10 +95,26 @@ pub async fn export(
 }
 
 /// Withdraws a key at once (e.g. compromised): it neither signs nor is published.
-pub async fn retire(store: &dyn Store, actor: &Actor, kid: &str) -> AdminResult<()> {
+///
+/// Retiring the key that signs now would hand signing back to an older key
+/// that verifiers may already have dropped, or to none: so a successor of the
+/// same algorithm is made first, signing at once (no publish-first delay: a
+/// compromised key must stop now). Returns that successor, if one was made.
+pub async fn retire(store: &dyn Store, actor: &Actor, sealing: &SealingKey, kid: &str) -> AdminResult<Option<KeyView>> {
+    let ring = ring(store, sealing).await?;
+    let key = ring.find(kid).ok_or_else(|| AdminError::NotFound(format!("no key '{kid}'")))?;
+    let is_signer = ring.signer(actor.now).is_some_and(|s| s.kid == kid);
+    let newer_exists = ring.keys().iter().any(|k| k.retired_at.is_none() && k.activates_at > key.activates_at);
+    let successor = if is_signer && !newer_exists {
+        // Signs from now: the key being retired is gone a moment later, so no tie remains.
+        Some(make_key(store, actor, sealing, key.alg, actor.now).await?)
+    } else {
+        None
+    };
     store.retire_key(kid, actor.now).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no key '{kid}'")),
         other => other.into(),
     })?;
-    audit(store, actor, "key.retired", None, None, serde_json::json!({"kid": kid})).await
+    audit(store, actor, "key.retired", None, None, serde_json::json!({"kid": kid, "successor": successor.as_ref().map(|k| k.kid.clone())})).await?;
+    Ok(successor)
 }

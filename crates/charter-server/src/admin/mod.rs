@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod applications;
 pub mod catalogue;
 pub mod keys;
+pub mod observations;
 pub mod secrets;
 
 use charter_core::audit::{AuditEvent, Outcome};

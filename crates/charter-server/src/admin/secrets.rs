@@ -8,7 +8,8 @@ use charter_core::time::UnixTime;
 use charter_store::Store;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+/// (No `Debug`: it holds the secret.)
+#[derive(Clone, Serialize)]
 pub struct CreatedSecret {
     pub client_id: String,
     pub secret_id: String,

@@ -16,7 +16,9 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let mut algs: Vec<_> = keys.ring.published(now, state.settings.max_token_ttl()).iter().map(|k| k.alg).collect();
     algs.sort();
     algs.dedup();
-    let doc = authorization_server_metadata(&state.settings.tokens.issuer, &state.settings.public_url, &algs);
+    let catalogue = state.catalogue();
+    let scopes: Vec<&str> = catalogue.scopes.iter().map(|s| s.name.as_str()).collect();
+    let doc = authorization_server_metadata(&state.settings.tokens.issuer, &state.settings.public_url, &algs, &scopes);
     Json(doc).into_response()
 }
 

@@ -15,6 +15,9 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.store.ping().await;
     let signer = state.keys().ring.signer(state.clock.now()).is_some();
+    if !state.journal.is_alive() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable", "reason": "journal writer stopped"})));
+    }
     match (db, signer) {
         (Ok(()), true) => (StatusCode::OK, Json(serde_json::json!({"status": "ready", "backend": state.store.backend()}))),
         (Err(e), _) => {

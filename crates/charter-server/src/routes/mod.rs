@@ -1,5 +1,6 @@
 //! The router: every route Charter serves, in one place.
 
+mod api;
 mod catalogue;
 mod discovery;
 mod health;
@@ -11,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub fn router(state: AppState) -> Router {
@@ -29,7 +30,13 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route("/oauth2/jwks", get(discovery::jwks));
+        .route("/oauth2/jwks", get(discovery::jwks))
+        .route(
+            charter_wire::OBSERVATIONS_PATH,
+            post(api::post_observations).layer(axum::extract::DefaultBodyLimit::max(api::MAX_OBSERVATION_BODY)),
+        )
+        .route("/api/v1/applications/{client_id}/access-report", get(api::access_report))
+        .route("/api/v1/applications/{client_id}/retrofit", get(api::retrofit));
     if let Some(p) = issuer_path {
         // RFC 8414 §3: the well-known path is inserted before the issuer's path;
         // OpenID Connect Discovery appends it to the issuer.
@@ -47,7 +54,10 @@ pub fn router(state: AppState) -> Router {
         // headers are never logged, so neither are the secrets they carry.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                // Method and path only: a query string could carry a secret from a misbehaving client.
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                })
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .layer(CatchPanicLayer::custom(|_| {

@@ -1,6 +1,6 @@
 //! The protocol endpoints. Each handler extracts, calls its service, maps the result.
 
-use crate::form::ProtocolForm;
+use crate::form::{FormRejection, ProtocolForm};
 use crate::oauth_response::{ErrorResponse, NoStoreJson};
 use crate::services;
 use crate::state::AppState;
@@ -10,16 +10,29 @@ use axum::response::{IntoResponse, Response};
 use charter_core::grant::Endpoint;
 
 /// `POST /oauth2/token` (RFC 6749 §3.2).
-pub async fn token(State(state): State<AppState>, form: ProtocolForm) -> Response {
-    match services::token::token(&state, &form, Endpoint::Standard).await {
-        Ok(r) => NoStoreJson(r).into_response(),
-        Err(e) => ErrorResponse(e).into_response(),
-    }
+pub async fn token(State(state): State<AppState>, form: Result<ProtocolForm, FormRejection>) -> Response {
+    token_at(state, form, Endpoint::Standard).await
 }
 
 /// `POST /oauth2/access_token`: Open edX's token endpoint.
-pub async fn access_token(State(state): State<AppState>, form: ProtocolForm) -> Response {
-    match services::token::token(&state, &form, Endpoint::OpenEdx).await {
+pub async fn access_token(State(state): State<AppState>, form: Result<ProtocolForm, FormRejection>) -> Response {
+    token_at(state, form, Endpoint::OpenEdx).await
+}
+
+async fn token_at(state: AppState, form: Result<ProtocolForm, FormRejection>, endpoint: Endpoint) -> Response {
+    let form = match form {
+        Ok(f) => f,
+        Err(rejection) => {
+            // Even a request that could not be read is a refused token request: audit it.
+            let now = state.clock.now();
+            let error = rejection.error();
+            if let Err(e) = services::token::refused_before_authentication(&state, None, rejection.source(), &error, now).await {
+                return ErrorResponse(e).into_response();
+            }
+            return rejection.into_response();
+        }
+    };
+    match services::token::token(&state, &form, endpoint).await {
         Ok(r) => NoStoreJson(r).into_response(),
         Err(e) => ErrorResponse(e).into_response(),
     }

@@ -18,8 +18,18 @@ pub async fn authenticate_client(
     purpose: &'static str,
     now: UnixTime,
 ) -> Result<ClientRecord, OAuthError> {
-    let presented = presented_credentials(form.authorization.as_deref(), &form.params)?
-        .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
+    let presented = match presented_credentials(form.authorization.as_deref(), &form.params) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            let e = OAuthError::invalid_client("client authentication is required");
+            audit_malformed(state, form, purpose, &e, now).await?;
+            return Err(e);
+        }
+        Err(e) => {
+            audit_malformed(state, form, purpose, &e, now).await?;
+            return Err(e);
+        }
+    };
     let lookup = state.store.client_record(presented.client_id.as_str()).await.map_err(|e| unavailable(&e))?;
     if let Some(l) = &lookup {
         state.observe(l.revisions).await.map_err(|e| unavailable(&e))?;
@@ -38,6 +48,22 @@ pub async fn authenticate_client(
             Err(failure.to_oauth())
         }
     }
+}
+
+/// Audits a request whose credentials could not even be read.
+async fn audit_malformed(
+    state: &AppState,
+    form: &ProtocolForm,
+    purpose: &'static str,
+    error: &OAuthError,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    metrics::counter!("charter_client_auth_failures_total", "endpoint" => purpose, "reason" => "malformed").increment(1);
+    let mut event = AuditEvent::new(now, "anonymous", format!("{purpose}.refused"), Outcome::Failure)
+        .source(form.source.clone())
+        .detail(serde_json::json!({ "error": error.code.as_str(), "description": error.description }));
+    event.client_id = form.params.get("client_id").map(|c| c.chars().filter(|ch| ch.is_ascii_graphic()).take(100).collect());
+    commit_audit(state, event).await
 }
 
 /// Commits one audit event durably.

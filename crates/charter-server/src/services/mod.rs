@@ -1,5 +1,6 @@
 //! What the handlers call: load, decide with the engine, commit.
 
+pub mod bearer;
 pub mod client_auth;
 pub mod introspect;
 pub mod lookup;

@@ -10,7 +10,8 @@ use charter_core::error::OAuthError;
 use charter_store::{Revocation, WriteBatch};
 
 /// Revokes the token if it is ours and was issued to the caller. An unknown,
-/// expired or already revoked token is answered with success (RFC 7009 §2.2).
+/// expired or already revoked token, or another client's, is answered with
+/// success (RFC 7009 §2.2) and nothing is revoked.
 pub async fn revoke(state: &AppState, form: &ProtocolForm) -> Result<(), OAuthError> {
     let now = state.clock.now();
     let client = authenticate_client(state, form, "revoke", now).await?;
@@ -21,8 +22,14 @@ pub async fn revoke(state: &AppState, form: &ProtocolForm) -> Result<(), OAuthEr
     let record = &found.record;
     let client_id = client.application.client_id.as_str();
     if record.client_id != client_id {
-        // RFC 7009 §2.1: the token was not issued to the client making the request.
-        return Err(OAuthError::unauthorized_client("the token was not issued to this client"));
+        // RFC 7009 §2.1 lets the server refuse; answering as for an unknown token
+        // (200, nothing revoked) tells the caller nothing about the token.
+        let event = AuditEvent::new(now, format!("client:{client_id}"), "revoke.refused", Outcome::Failure)
+            .client(client_id)
+            .source(form.source.clone())
+            .detail(serde_json::json!({ "reason": "token_of_another_client", "jti": record.id }));
+        super::client_auth::commit_audit(state, event).await?;
+        return Ok(());
     }
     if record.revoked_at.is_some() {
         return Ok(());

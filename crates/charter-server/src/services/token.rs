@@ -15,7 +15,14 @@ use charter_store::WriteBatch;
 
 pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
-    let grant_type = form.params.require("grant_type")?;
+    let grant_type = match form.params.require("grant_type") {
+        Ok(g) => g,
+        Err(e) => {
+            refused_before_authentication(state, form.params.get("client_id"), form.source.clone(), &e, now).await?;
+            return Err(e);
+        }
+    };
+    // Failures of client authentication itself are audited inside.
     let client = authenticate_client(state, form, "token", now).await?;
     let requested_type = RequestedTokenType::from_request(form.params.get("token_type"), form.x_token_type.as_deref());
     let decided = match grant_type {
@@ -80,6 +87,26 @@ async fn issue(
         .map_err(|e| unavailable(&e))?;
     metrics::counter!("charter_tokens_total", "grant" => grant_label, "outcome" => "issued").increment(1);
     Ok(response)
+}
+
+/// Audits a token request refused before its client was authenticated (a
+/// malformed request, or one the body extractor refused). The client id is
+/// the one presented, if any: unverified, but worth knowing.
+pub async fn refused_before_authentication(
+    state: &AppState,
+    presented_client_id: Option<&str>,
+    source: Option<String>,
+    error: &OAuthError,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    let client: Option<String> =
+        presented_client_id.map(|c| c.chars().filter(|ch| ch.is_ascii_graphic()).take(100).collect());
+    let mut event = AuditEvent::new(now, "anonymous", "token.refused", Outcome::Failure)
+        .source(source)
+        .detail(serde_json::json!({ "error": error.code.as_str(), "description": error.description }));
+    event.client_id = client;
+    metrics::counter!("charter_tokens_total", "grant" => "unknown", "outcome" => error.code.as_str()).increment(1);
+    commit_audit(state, event).await
 }
 
 fn actor(client: &ClientRecord) -> String {

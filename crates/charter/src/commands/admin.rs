@@ -5,7 +5,7 @@ use crate::cli::{AccountCmd, AppCmd, AuditArgs, Command, ResourceCmd, ScopeCmd, 
 use crate::config::Config;
 use crate::output::{opt, print};
 use charter_core::client::{AccountKind, Status};
-use charter_server::admin::{accounts, applications, catalogue, secrets, AdminError};
+use charter_server::admin::{accounts, applications, catalogue, observations, secrets, AdminError};
 use charter_server::Clock;
 use charter_store::{AuditQuery, Store};
 use std::collections::BTreeMap;
@@ -20,6 +20,7 @@ pub async fn run(config: &Config, cmd: Command, json: bool) -> Result<(), Comman
         Command::Scope(c) => scope(store, c, json).await,
         Command::Resource(c) => resource(store, c, json).await,
         Command::Audit(a) => audit(store, a, json).await,
+        Command::Report(r) => report(store, r, json).await,
         Command::Serve(_) | Command::Migrate | Command::Keys(_) => Err(CommandError::Other("not an admin command".into())),
     }
 }
@@ -127,6 +128,9 @@ async fn app(config: &Config, store: &dyn Store, cmd: AppCmd, json: bool) -> Res
         AppCmd::Suspend { client_id } => applications::set_status(store, &actor, &client_id, Status::Suspended).await?,
         AppCmd::Activate { client_id } => applications::set_status(store, &actor, &client_id, Status::Active).await?,
         AppCmd::Revoke { client_id } => applications::set_status(store, &actor, &client_id, Status::Revoked).await?,
+        AppCmd::Retrofit { client_id, since, until, apply, yes } => {
+            return retrofit(store, &client_id, since, until, apply, yes, json).await;
+        }
     };
     print(json, &view, app_text);
     Ok(())
@@ -263,4 +267,87 @@ async fn audit(store: &dyn Store, a: AuditArgs, json: bool) -> Result<(), Comman
             .join("\n")
     });
     Ok(())
+}
+
+async fn report(store: &dyn Store, r: crate::cli::ReportArgs, json: bool) -> Result<(), CommandError> {
+    let (since, until) = observations::window(r.since, r.until, charter_server::SystemClock.now())?;
+    let rep = observations::report(store, &r.client_id, since, until).await?;
+    print(json, &rep, |rep| {
+        let mut out = format!(
+            "access report of {} from {} to {}\n{} requests observed, {} denied, {} would have been denied\nscopes held:     {}\nscopes required: {}\n",
+            rep.client_id, rep.since, rep.until, rep.requests, rep.denied, rep.would_deny,
+            rep.scopes_held.join(" "), rep.scopes_required.join(" "),
+        );
+        for u in &rep.routes {
+            let any: Vec<String> = u.required_any.iter().map(|g| format!("any of ({})", g.join(" "))).collect();
+            out.push_str(&format!(
+                "  {:<6} {:<40} {:>6} req  {:>5} denied  {:>5} would-deny  held [{}]  requires [{}{}{}]  via {}\n",
+                u.method, u.route, u.requests, u.denied, u.would_deny, u.scopes_held.join(" "), u.required_all.join(" "),
+                if any.is_empty() || u.required_all.is_empty() { "" } else { " " }, any.join(" "), u.reporter,
+            ));
+        }
+        for i in &rep.introspections {
+            out.push_str(&format!(
+                "  introspected by {}: {} times ({} active, {} inactive), scopes [{}]\n",
+                i.reporter, i.requests, i.active, i.inactive, i.scopes_held.join(" ")
+            ));
+        }
+        out.trim_end().to_owned()
+    });
+    Ok(())
+}
+
+async fn retrofit(
+    store: &dyn Store,
+    client_id: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    apply: bool,
+    yes: bool,
+    json: bool,
+) -> Result<(), CommandError> {
+    let (since, until) = observations::window(since, until, charter_server::SystemClock.now())?;
+    let p = observations::proposal(store, client_id, since, until).await?;
+    print(json, &p, |p| {
+        let mut out = format!(
+            "retrofit of {} from {} observed requests ({} to {}){}:\n",
+            p.client_id, p.observed_requests, p.since, p.until, if p.exact { "" } else { " (greedy: too many alternatives for an exact search)" }
+        );
+        for s in &p.proposed {
+            out.push_str(&format!("  {} {s}\n", if p.added.contains(s) { "+" } else { " " }));
+        }
+        for s in &p.removed {
+            out.push_str(&format!("  - {s}\n"));
+        }
+        if p.added.is_empty() && p.removed.is_empty() {
+            out.push_str("  (no change)\n");
+        }
+        if !p.unknown_scopes.is_empty() {
+            out.push_str(&format!("not in the catalogue yet: {}\n", p.unknown_scopes.join(" ")));
+        }
+        out.trim_end().to_owned()
+    });
+    if !apply {
+        return Ok(());
+    }
+    if !yes && !confirm("Apply this allowed-scope list?")? {
+        return Err(CommandError::Other("not applied".into()));
+    }
+    let view = observations::apply(store, &actor("cli"), &p).await?;
+    if !json {
+        println!("applied: {} now allows [{}]", view.client_id, view.allowed_scopes.join(" "));
+    }
+    Ok(())
+}
+
+fn confirm(question: &str) -> Result<bool, CommandError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Other("confirmation needed: run in a terminal, or pass --yes".into()));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| CommandError::Other(e.to_string()))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }

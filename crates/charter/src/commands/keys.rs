@@ -40,6 +40,11 @@ pub async fn run(config: &Config, cmd: KeysCmd, json: bool) -> Result<(), Comman
         }
         KeysCmd::Export { openedx } => {
             let set = keys::export(store, &sealing, now, ttl, openedx).await?;
+            if openedx && set["keys"].as_array().is_none_or(|k| k.is_empty()) {
+                return Err(CommandError::Other(
+                    "no RSA key is published: Open edX verifiers accept only RS256/RS512; run `charter keys rotate --alg RS256`".into(),
+                ));
+            }
             if openedx {
                 // The setting takes the JWK set as a JSON string.
                 let as_string = serde_json::to_string(&set).map_err(|e| CommandError::Other(e.to_string()))?;
@@ -53,8 +58,12 @@ pub async fn run(config: &Config, cmd: KeysCmd, json: bool) -> Result<(), Comman
             }
         }
         KeysCmd::Retire { kid } => {
-            keys::retire(store, &actor("cli"), &kid).await?;
-            print(json, &serde_json::json!({"retired": kid}), |_| format!("retired key {kid}"));
+            let successor = keys::retire(store, &actor("cli"), &sealing, &kid).await?;
+            let out = serde_json::json!({"retired": kid, "successor": successor.as_ref().map(|k| k.kid.clone())});
+            print(json, &out, |_| match &successor {
+                Some(k) => format!("retired key {kid}; it was signing, so key {} ({}) signs from now on", k.kid, k.alg),
+                None => format!("retired key {kid}"),
+            });
         }
     }
     Ok(())

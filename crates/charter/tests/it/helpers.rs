@@ -161,6 +161,11 @@ impl TestApp {
         Client { client_id: client_id.into(), secret: created.secret.map(|s| s.client_secret).unwrap_or_default() }
     }
 
+    /// A resource server: a confidential application allowed to introspect others' tokens.
+    pub async fn resource_server(&self, client_id: &str) -> Client {
+        self.client(client_id, |s| s.scopes = vec!["charter:introspect".into()]).await
+    }
+
     /// POSTs a form with HTTP Basic credentials; returns status, headers and JSON body.
     pub async fn post_form(
         &self,

@@ -38,7 +38,7 @@ both_backends!(rotation_publishes_first_signs_later_and_keeps_both_valid, |app: 
     assert!(verify_with_jwks(&app, &new_token).await.is_ok());
     assert!(verify_with_jwks(&app, &old_token).await.is_ok());
     assert!(verify_like_openedx(&app, &old_token).await && verify_like_openedx(&app, &new_token).await);
-    let rs = app.client("rs", |_| {}).await;
+    let rs = app.resource_server("rs").await;
     assert_eq!(app.introspect(&rs, &new_token).await["active"], true);
 
     // Once every token of the old key has expired, it is withdrawn.
@@ -59,13 +59,18 @@ both_backends!(retired_key_is_withdrawn_at_once, |app: TestApp| async move {
     assert_eq!(kid(&token), new.kid);
     assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, jsonwebtoken::Algorithm::ES256);
     assert!(verify_with_jwks(&app, &token).await.is_ok());
-    keys::retire(app.store.as_ref(), &app.actor(), &new.kid).await.unwrap();
+    let successor = keys::retire(app.store.as_ref(), &app.actor(), &sealing, &new.kid).await.unwrap().unwrap();
     assert!(!published(&app).await.contains(&new.kid));
-    let rs = app.client("rs", |_| {}).await;
-    assert_eq!(app.introspect(&rs, &token).await["active"], false);
-    // The previous key signs again.
-    let (s, _) = app.token(&c, &[]).await;
+    assert_eq!(app.introspect(&c, &token).await["active"], false);
+    // The retired key was signing: a successor of the same algorithm signs at once, not an older key.
+    let (s, b) = app.token(&c, &[("token_type", "jwt")]).await;
     assert_eq!(s, 200);
+    let t = b["access_token"].as_str().unwrap();
+    assert_eq!(kid(t), successor.kid);
+    assert_eq!(jsonwebtoken::decode_header(t).unwrap().alg, jsonwebtoken::Algorithm::ES256);
+    // Retiring a key that no longer signs makes no successor.
+    let first = published(&app).await.into_iter().find(|k| *k != successor.kid).unwrap();
+    assert!(keys::retire(app.store.as_ref(), &app.actor(), &sealing, &first).await.unwrap().is_none());
 });
 
 both_backends!(every_algorithm_signs_verifiable_tokens, |app: TestApp| async move {

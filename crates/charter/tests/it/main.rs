@@ -11,6 +11,7 @@ mod hostile_input;
 mod introspection_revocation;
 mod keys;
 mod multi_node;
+mod observations;
 mod openedx;
 mod scopes;
 mod secrets;

@@ -14,7 +14,7 @@ async fn two_nodes_on_one_postgres_agree() {
 async fn two_nodes(url: &str) {
     let a = spawn_node(Backend::Postgres, url, test_master_key(), test_settings(), ManualClock::default(), None).await;
     let b = spawn_node(Backend::Postgres, url, test_master_key(), test_settings(), ManualClock::default(), None).await;
-    let rs = a.client("rs", |_| {}).await;
+    let rs = a.resource_server("rs").await;
     let c = a.client("shared", |s| s.token_format = Some("opaque".into())).await;
     // A token issued by node A is active at node B.
     let (_, t) = a.token(&c, &[]).await;

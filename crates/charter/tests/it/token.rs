@@ -64,7 +64,7 @@ both_backends!(opaque_format_applications_get_opaque_tokens, |app: TestApp| asyn
     assert_eq!(state.record.client_id, "opaque");
     assert_eq!(state.record.digest, Some(app.master.digest_key().digest(secret.as_bytes())));
     // A token with the right id and a wrong secret is not active.
-    let rs = app.client("rs", |_| {}).await;
+    let rs = app.resource_server("rs").await;
     let forged = format!("{id}{}", "A".repeat(43));
     assert_eq!(app.introspect(&rs, &forged).await, serde_json::json!({"active": false}));
     assert_eq!(app.introspect(&rs, token).await["active"], true);
