@@ -46,7 +46,7 @@ export CHARTER_LOG_FILTER=warn
 secret_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"]["client_secret"])'; }
 OPAQUE_SECRET=$("$BIN" app create --name "Bench opaque" --owner bench-svc --client-id bench-opaque --token-format opaque --scope grades:read --json | secret_of)
 JWT_SECRET=$("$BIN" app create --name "Bench JWT" --owner bench-svc --client-id bench-jwt --token-format jwt --scope grades:read --json | secret_of)
-RS_SECRET=$("$BIN" app create --name "Bench resource server" --owner bench-svc --client-id bench-rs --json | secret_of)
+RS_SECRET=$("$BIN" app create --name "Bench resource server" --owner bench-svc --client-id bench-rs --scope charter:introspect --json | secret_of)
 
 "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -56,13 +56,16 @@ impl MasterKey {
     }
 
     fn derive(&self, label: &'static [u8]) -> [u8; 32] {
+        // HKDF-SHA-256 expanding 32 bytes cannot fail (the limit is 255 * 32 bytes);
+        // should it ever, fall back to HMAC(master, label), never to a constant.
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"charter");
         let prk = salt.extract(&self.0);
         let info = [label];
         let mut out = [0u8; 32];
-        // HKDF-Expand of 32 bytes with SHA-256 cannot fail (limit is 255 * 32).
-        if let Ok(okm) = prk.expand(&info, hkdf::HKDF_SHA256) {
-            let _ = okm.fill(&mut out);
+        let expanded = prk.expand(&info, hkdf::HKDF_SHA256).and_then(|okm| okm.fill(&mut out));
+        if expanded.is_err() {
+            let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.0), label);
+            out.copy_from_slice(tag.as_ref());
         }
         out
     }

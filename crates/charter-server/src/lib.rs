@@ -23,7 +23,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
-/// Serves `state` on `listener` until `shutdown` resolves, then drains the journal.
+/// Serves `state` on `listener` until `shutdown` resolves and the requests in
+/// flight have finished (each waited for its own commit), then flushes the
+/// observations still aggregated in memory.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,

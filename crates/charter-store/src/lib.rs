@@ -8,6 +8,8 @@
 //! database, and each read sees what the others committed.
 
 mod codec;
+/// The shared conformance suite (test support, behind the `testing` feature).
+#[cfg(feature = "testing")]
 pub mod conformance;
 pub mod error;
 pub mod journal;
@@ -17,6 +19,8 @@ mod shared;
 pub mod sqlite;
 mod sqlite_readers;
 mod sqlite_writer;
+/// Fresh PostgreSQL databases for tests (behind the `testing` feature).
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
 

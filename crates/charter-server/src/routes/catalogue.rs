@@ -2,15 +2,13 @@
 
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
 pub async fn scopes(State(state): State<AppState>) -> Response {
     if let Err(e) = state.refresh().await {
-        tracing::error!(error = %e, "storage failure");
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "temporarily_unavailable"}))).into_response();
+        return super::discovery::unavailable(e);
     }
     let cat = state.catalogue();
     let scopes: Vec<_> = cat

@@ -2,7 +2,7 @@
 
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use charter_core::metadata::authorization_server_metadata;
@@ -35,7 +35,6 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     r
 }
 
-fn unavailable(e: charter_store::StoreError) -> Response {
-    tracing::error!(error = %e, "storage failure");
-    (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"error": "temporarily_unavailable"}))).into_response()
+pub(super) fn unavailable(e: charter_store::StoreError) -> Response {
+    crate::oauth_response::ErrorResponse(crate::oauth_response::unavailable(&e)).into_response()
 }

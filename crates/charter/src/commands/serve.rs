@@ -4,6 +4,7 @@ use super::{actor, init_logs, open_store, CommandError};
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use charter_server::admin::{accounts, applications, secrets, AdminError};
+use charter_core::keys::SigningAlgorithm;
 use charter_server::{AppState, Clock, SystemClock};
 use charter_store::Store;
 use std::sync::Arc;
@@ -13,6 +14,9 @@ pub async fn serve(mut config: Config, args: ServeArgs) -> Result<(), CommandErr
         config.listen = l;
     }
     init_logs(&config, args.json_logs);
+    if !matches!(config.server.signing_alg, SigningAlgorithm::RS256 | SigningAlgorithm::RS512) {
+        tracing::warn!(alg = %config.server.signing_alg, "Open edX resource servers (edx-drf-extensions) verify only RS256/RS512 tokens");
+    }
     let store = open_store(&config).await?;
     let master = config.master_key()?;
     let state = AppState::start(store.clone(), &master, config.server.clone(), Arc::new(SystemClock))
