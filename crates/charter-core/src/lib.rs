@@ -17,6 +17,7 @@ pub mod grant;
 pub mod introspection;
 pub mod jws;
 pub mod keys;
+pub mod login_throttle;
 pub mod metadata;
 pub mod observation;
 pub mod access_report;

@@ -606,3 +606,18 @@ where
         .bind(o.reason.as_str())
         .bind(i64::try_from(o.count).unwrap_or(i64::MAX))
 }
+
+// --- end-user logins -------------------------------------------------------------
+
+pub(crate) const SET_ACCOUNT_PASSWORD: &str = "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE username = $1";
+pub(crate) const LOGIN_BY_USERNAME: &str =
+    concat!("SELECT ", account_cols!(), ", o.password_hash AS password_hash FROM accounts o WHERE o.username = $1");
+/// At most two rows: a second one means the email is ambiguous.
+pub(crate) const LOGIN_BY_EMAIL: &str = concat!(
+    "SELECT ", account_cols!(), ", o.password_hash AS password_hash FROM accounts o WHERE LOWER(o.email) = LOWER($1) LIMIT 2"
+);
+pub(crate) const INSERT_LOGIN_FAILURE: &str = "INSERT INTO login_failures (at, account, source) VALUES ($1, $2, $3)";
+pub(crate) const LOGIN_FAILURES: &str = "SELECT \
+    (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND at >= $3) AS by_account, \
+    (SELECT COUNT(*) FROM login_failures WHERE source = $2 AND at >= $3) AS by_source";
+pub(crate) const PURGE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE at < $1";

@@ -44,6 +44,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     revoke_and_purge(s).await;
     audit(s).await;
     observations_aggregate(s).await;
+    user_logins(s).await;
     journal(store.clone()).await;
 }
 
@@ -865,4 +866,55 @@ pub async fn observations_aggregate(store: &dyn Store) {
     assert!(store.observations(&q(2000, 3000)).await.unwrap().is_empty());
     // A failed batch leaves no observation behind.
     assert!(store.observations(&crate::ObservationQuery { client_id: "app-x".into(), since: UnixTime(0), until: UnixTime(i64::MAX) }).await.unwrap().is_empty());
+}
+
+/// Password hashes, login by username or (unique) email, and failed-login counts.
+pub async fn user_logins(store: &dyn Store) {
+    let name = format!("learner-{}", uid());
+    let email = format!("{name}@Example.org");
+    let acct = store
+        .create_account(&NewAccount {
+            id: None,
+            username: name.clone(),
+            kind: AccountKind::User,
+            email: Some(email.clone()),
+            full_name: Some("Ada Learner".into()),
+            is_staff: false,
+            is_superuser: false,
+            anonymous_id: uuid::Uuid::new_v4().simple().to_string(),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let (a, hash) = store.login_account(&name).await.unwrap().unwrap();
+    assert_eq!((a.id, hash), (acct.id, None));
+    store.set_account_password(&name, Some("$argon2id$v=19$fake"), NOW).await.unwrap();
+    let (_, hash) = store.login_account(&email.to_lowercase()).await.unwrap().unwrap();
+    assert_eq!(hash.as_deref(), Some("$argon2id$v=19$fake"));
+    assert!(store.login_account("nobody-at-all").await.unwrap().is_none());
+    assert_not_found(store.set_account_password("nobody-at-all", None, NOW).await, "password of a missing account");
+    // An email two accounts share names nobody.
+    let twin = format!("twin-{}", uid());
+    store
+        .create_account(&NewAccount {
+            id: None,
+            username: twin,
+            kind: AccountKind::User,
+            email: Some(email.clone()),
+            full_name: None,
+            is_staff: false,
+            is_superuser: false,
+            anonymous_id: uuid::Uuid::new_v4().simple().to_string(),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    assert!(store.login_account(&email).await.unwrap().is_none());
+    // Failures are counted per account and per source, within the window.
+    let src = format!("10.0.0.{}", uid().len());
+    store.record_login_failure(NOW, &name, &src).await.unwrap();
+    store.record_login_failure(NOW.plus(10), &name, "192.0.2.1").await.unwrap();
+    store.record_login_failure(NOW.plus(20), "someone", &src).await.unwrap();
+    assert_eq!(store.login_failures_since(&name, &src, NOW).await.unwrap(), (2, 2));
+    assert_eq!(store.login_failures_since(&name, &src, NOW.plus(5)).await.unwrap(), (1, 1));
 }

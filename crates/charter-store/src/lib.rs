@@ -57,6 +57,16 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` when no such account.
     async fn set_account_status(&self, username: &str, status: Status, now: UnixTime) -> Result<()>;
 
+    /// Sets (or clears) an account's password hash. `NotFound` when no such account.
+    async fn set_account_password(&self, username: &str, hash: Option<&str>, now: UnixTime) -> Result<()>;
+    /// The account a login names, by username, else by email (case-insensitive) when
+    /// exactly one account has it; with its password hash.
+    async fn login_account(&self, username_or_email: &str) -> Result<Option<(Account, Option<String>)>>;
+    /// Records a failed login.
+    async fn record_login_failure(&self, at: UnixTime, account: &str, source: &str) -> Result<()>;
+    /// Failed logins since `since`: (for this account, from this source).
+    async fn login_failures_since(&self, account: &str, source: &str, since: UnixTime) -> Result<(u64, u64)>;
+
     // --- applications -----------------------------------------------------
     /// `Conflict` when the client id is taken; `NotFound` when the owner does not exist.
     async fn create_application(&self, app: &Application) -> Result<()>;

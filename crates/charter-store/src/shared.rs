@@ -142,6 +142,89 @@ macro_rules! shared_store_impl {
                 Ok(())
             }
 
+            async fn set_account_password(
+                &self,
+                username: &str,
+                hash: Option<&str>,
+                now: charter_core::time::UnixTime,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query::<$db>($crate::codec::SET_ACCOUNT_PASSWORD)
+                    .bind(username)
+                    .bind(hash)
+                    .bind(now.0)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("account '{username}'")));
+                }
+                Ok(())
+            }
+
+            async fn login_account(
+                &self,
+                username_or_email: &str,
+            ) -> $crate::Result<Option<(charter_core::client::Account, Option<String>)>> {
+                use $crate::codec::Cols as _;
+                let by_name = sqlx::query::<$db>($crate::codec::LOGIN_BY_USERNAME)
+                    .bind(username_or_email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let row = match by_name {
+                    Some(r) => r,
+                    None if username_or_email.contains('@') => {
+                        let mut rows = sqlx::query::<$db>($crate::codec::LOGIN_BY_EMAIL)
+                            .bind(username_or_email)
+                            .fetch_all(&self.pool)
+                            .await?;
+                        if rows.len() != 1 {
+                            return Ok(None);
+                        }
+                        match rows.pop() {
+                            Some(r) => r,
+                            None => return Ok(None),
+                        }
+                    }
+                    None => return Ok(None),
+                };
+                Ok(Some(($crate::codec::account(&row)?, row.opt_text("password_hash")?)))
+            }
+
+            async fn record_login_failure(
+                &self,
+                at: charter_core::time::UnixTime,
+                account: &str,
+                source: &str,
+            ) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::INSERT_LOGIN_FAILURE)
+                    .bind(at.0)
+                    .bind(account)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+                // Keep the table small: failures older than a day count for nothing.
+                sqlx::query::<$db>($crate::codec::PURGE_LOGIN_FAILURES).bind(at.0 - 86_400).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn login_failures_since(
+                &self,
+                account: &str,
+                source: &str,
+                since: charter_core::time::UnixTime,
+            ) -> $crate::Result<(u64, u64)> {
+                use $crate::codec::Cols as _;
+                let row = sqlx::query::<$db>($crate::codec::LOGIN_FAILURES)
+                    .bind(account)
+                    .bind(source)
+                    .bind(since.0)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let n = |c: &str| row.int(c).map(|v| u64::try_from(v).unwrap_or(0));
+                Ok((n("by_account")?, n("by_source")?))
+            }
+
             // --- applications ------------------------------------------------------
 
             async fn create_application(&self, app: &charter_core::client::Application) -> $crate::Result<()> {

@@ -28,6 +28,9 @@ pub enum Command {
     /// Service users: accounts for server-to-server integrations.
     #[command(subcommand, name = "service-user")]
     ServiceUser(AccountCmd),
+    /// End users: people who log in and delegate access to applications.
+    #[command(subcommand)]
+    User(UserCmd),
     /// Applications (OAuth clients).
     #[command(subcommand, name = "app")]
     App(AppCmd),
@@ -84,6 +87,30 @@ pub enum AccountCmd {
         #[arg(long)]
         name: Option<String>,
     },
+    List,
+    Show { username: String },
+    Suspend { username: String },
+    Activate { username: String },
+    Revoke { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create an end user.
+    Create {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        staff: bool,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password, read from standard input (one line).
+    SetPassword { username: String },
     List,
     Show { username: String },
     Suspend { username: String },

@@ -3,6 +3,7 @@
 //! them does I/O: the caller loads what they need and stores what they decide.
 
 pub mod client_credentials;
+pub mod password;
 
 use crate::client::{Account, Application, GrantType, TokenFormat};
 use crate::filter::Filter;

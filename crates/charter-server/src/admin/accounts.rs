@@ -33,6 +33,64 @@ impl From<Account> for AccountView {
     }
 }
 
+/// An end user: a person who logs in and delegates access to applications.
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub is_staff: bool,
+    /// Hashed with Argon2id; `None`: the user cannot log in with a password yet.
+    pub password: Option<String>,
+}
+
+pub async fn create_user(store: &dyn Store, actor: &Actor, new: NewUser) -> AdminResult<AccountView> {
+    check_username(&new.username)?;
+    check_email(new.email.as_deref())?;
+    let hash = match new.password {
+        Some(p) => Some(crate::services::password::hash(p).await.map_err(|e| AdminError::Invalid(e.to_string()))?),
+        None => None,
+    };
+    let account = store
+        .create_account(&NewAccount {
+            id: None,
+            username: new.username.clone(),
+            kind: AccountKind::User,
+            email: new.email,
+            full_name: new.full_name,
+            is_staff: new.is_staff,
+            is_superuser: false,
+            anonymous_id: generate_hex_id()?,
+            created_at: actor.now,
+        })
+        .await
+        .map_err(|e| match e {
+            charter_store::StoreError::Conflict(_) => AdminError::Conflict(format!("username '{}' is taken", new.username)),
+            other => other.into(),
+        })?;
+    if let Some(h) = &hash {
+        store.set_account_password(&account.username, Some(h), actor.now).await?;
+    }
+    audit(store, actor, "account.created", None, Some(&account.username), serde_json::json!({"kind": "user", "password": hash.is_some()})).await?;
+    Ok(account.into())
+}
+
+/// Sets a user's password (Argon2id).
+pub async fn set_password(store: &dyn Store, actor: &Actor, username: &str, password: String) -> AdminResult<()> {
+    let hash = crate::services::password::hash(password).await.map_err(|e| AdminError::Invalid(e.to_string()))?;
+    store.set_account_password(username, Some(&hash), actor.now).await.map_err(|e| match e {
+        charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
+        other => other.into(),
+    })?;
+    audit(store, actor, "account.password_set", None, Some(username), serde_json::Value::Null).await
+}
+
+fn check_email(email: Option<&str>) -> AdminResult<()> {
+    match email {
+        Some(e) if !e.contains('@') || e.len() > 254 => Err(AdminError::Invalid(format!("'{e}' is not an email address"))),
+        _ => Ok(()),
+    }
+}
+
 pub struct NewServiceUser {
     pub username: String,
     pub email: Option<String>,
@@ -54,11 +112,7 @@ fn check_username(u: &str) -> AdminResult<()> {
 
 pub async fn create_service_user(store: &dyn Store, actor: &Actor, new: NewServiceUser) -> AdminResult<AccountView> {
     check_username(&new.username)?;
-    if let Some(e) = &new.email {
-        if !e.contains('@') || e.len() > 254 {
-            return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
-        }
-    }
+    check_email(new.email.as_deref())?;
     let account = store
         .create_account(&NewAccount {
             id: None,

@@ -4,5 +4,6 @@ pub mod bearer;
 pub mod client_auth;
 pub mod introspect;
 pub mod lookup;
+pub mod password;
 pub mod revoke;
 pub mod token;

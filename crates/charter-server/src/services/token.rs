@@ -8,6 +8,8 @@ use charter_core::audit::{AuditEvent, Outcome};
 use charter_core::client::ClientRecord;
 use charter_core::error::OAuthError;
 use charter_core::grant::client_credentials::{self, ClientCredentialsRequest};
+use charter_core::grant::password::{self, PasswordRequest};
+use charter_core::login_throttle;
 use charter_core::grant::{AccessGrant, Endpoint, RequestedTokenType};
 use charter_core::time::UnixTime;
 use charter_core::token::{self, TokenResponse};
@@ -25,13 +27,19 @@ pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) ->
     // Failures of client authentication itself are audited inside.
     let client = authenticate_client(state, form, "token", now).await?;
     let requested_type = RequestedTokenType::from_request(form.params.get("token_type"), form.x_token_type.as_deref());
+    let mut account_hint = None;
     let decided = match grant_type {
         "client_credentials" => {
             let catalogue = state.catalogue();
             let req = ClientCredentialsRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
             client_credentials::decide(&client, &req, &catalogue.policy, &state.settings.tokens, now)
         }
-        "authorization_code" | "refresh_token" | "password" => Err(OAuthError::unsupported_grant_type(format!(
+        "password" => {
+            account_hint = form.params.get("username").map(|u| u.chars().filter(|c| !c.is_control()).take(150).collect::<String>());
+            let req = PasswordRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
+            password_grant(state, &client, form, &req, now).await
+        }
+        "authorization_code" | "refresh_token" => Err(OAuthError::unsupported_grant_type(format!(
             "the {grant_type} grant is not enabled on this server"
         ))),
         other => Err(OAuthError::unsupported_grant_type(format!(
@@ -46,11 +54,53 @@ pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) ->
             metrics::counter!("charter_tokens_total", "grant" => grant_label, "outcome" => e.code.as_str()).increment(1);
             let event = AuditEvent::new(now, actor(&client), "token.refused", Outcome::Failure)
                 .client(client.application.client_id.as_str())
-                .account(client.owner.username.clone())
+                .account(account_hint.unwrap_or_else(|| client.owner.username.clone()))
                 .source(form.source.clone())
                 .detail(serde_json::json!({ "error": e.code.as_str(), "description": e.description, "grant_type": grant_label }));
             commit_audit(state, event).await?;
             Err(e)
+        }
+    }
+}
+
+/// The password grant: throttled per account and per client address, the
+/// password checked with Argon2id off the async threads. Every failure is the
+/// same `invalid_grant` to the client.
+async fn password_grant(
+    state: &AppState,
+    client: &ClientRecord,
+    form: &ProtocolForm,
+    req: &PasswordRequest<'_>,
+    now: UnixTime,
+) -> Result<AccessGrant, OAuthError> {
+    password::check_client(client)?;
+    let username = form.params.require("username")?;
+    let secret = form.params.require("password")?;
+    let source = form.source.clone().unwrap_or_else(|| "unknown".into());
+    let key = username.to_lowercase();
+    let (by_account, by_source) = state
+        .store
+        .login_failures_since(&key, &source, now.minus(login_throttle::WINDOW))
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if !login_throttle::allowed(by_account, by_source) {
+        metrics::counter!("charter_login_throttled_total").increment(1);
+        return Err(OAuthError::invalid_grant("too many failed logins; retry later"));
+    }
+    let found = state.store.login_account(username).await.map_err(|e| unavailable(&e))?;
+    let (account, hash) = match found {
+        Some((a, h)) => (Some(a), h),
+        None => (None, None),
+    };
+    let ok = crate::services::password::verify(secret.to_owned(), hash).await;
+    match account {
+        Some(user) if ok => {
+            let catalogue = state.catalogue();
+            password::decide(client, &user, req, &catalogue.policy, &state.settings.tokens, now)
+        }
+        _ => {
+            state.store.record_login_failure(now, &key, &source).await.map_err(|e| unavailable(&e))?;
+            Err(OAuthError::invalid_grant("invalid username or password"))
         }
     }
 }

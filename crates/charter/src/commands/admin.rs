@@ -1,7 +1,7 @@
 //! Administration commands: service users, applications, secrets, scopes, resources, audit.
 
 use super::{actor, open_store, CommandError};
-use crate::cli::{AccountCmd, AppCmd, AuditArgs, Command, ResourceCmd, ScopeCmd, SecretCmd};
+use crate::cli::{AccountCmd, AppCmd, AuditArgs, Command, ResourceCmd, ScopeCmd, SecretCmd, UserCmd};
 use crate::config::Config;
 use crate::output::{opt, print};
 use charter_core::client::{AccountKind, Status};
@@ -15,6 +15,7 @@ pub async fn run(config: &Config, cmd: Command, json: bool) -> Result<(), Comman
     let store = store.as_ref();
     match cmd {
         Command::ServiceUser(c) => account(store, c, json).await,
+        Command::User(c) => user(store, c, json).await,
         Command::App(c) => app(config, store, c, json).await,
         Command::Secret(c) => secret(config, store, c, json).await,
         Command::Scope(c) => scope(store, c, json).await,
@@ -350,4 +351,36 @@ fn confirm(question: &str) -> Result<bool, CommandError> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| CommandError::Other(e.to_string()))?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn read_password() -> Result<String, CommandError> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| CommandError::Other(e.to_string()))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn user(store: &dyn Store, cmd: UserCmd, json: bool) -> Result<(), CommandError> {
+    let actor = actor("cli");
+    let view = match cmd {
+        UserCmd::Create { username, email, name, staff, password_stdin } => {
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            accounts::create_user(store, &actor, accounts::NewUser { username, email, full_name: name, is_staff: staff, password }).await?
+        }
+        UserCmd::SetPassword { username } => {
+            accounts::set_password(store, &actor, &username, read_password()?).await?;
+            accounts::get(store, &username).await?
+        }
+        UserCmd::List => {
+            let all = accounts::list(store, Some(AccountKind::User)).await?;
+            print(json, &all, |v| v.iter().map(account_line).collect::<Vec<_>>().join("\n"));
+            return Ok(());
+        }
+        UserCmd::Show { username } => accounts::get(store, &username).await?,
+        UserCmd::Suspend { username } => accounts::set_status(store, &actor, &username, Status::Suspended).await?,
+        UserCmd::Activate { username } => accounts::set_status(store, &actor, &username, Status::Active).await?,
+        UserCmd::Revoke { username } => accounts::set_status(store, &actor, &username, Status::Revoked).await?,
+    };
+    print(json, &view, account_line);
+    Ok(())
 }

@@ -13,6 +13,7 @@ mod keys;
 mod multi_node;
 mod observations;
 mod openedx;
+mod password_grant;
 mod scopes;
 mod secrets;
 mod token;
