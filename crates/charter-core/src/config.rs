@@ -13,6 +13,10 @@ pub struct TokenSettings {
     pub access_token_ttl: i64,
     /// The `version` claim (Open edX verifiers refuse a major version above 1).
     pub jwt_version: String,
+    /// Lifetime of refresh tokens, in seconds (0: they do not expire, as in Open edX).
+    pub refresh_token_ttl: i64,
+    /// Issue refresh tokens with client_credentials too (off: RFC 6749 §4.4.3 advises against).
+    pub refresh_for_client_credentials: bool,
 }
 
 impl Default for TokenSettings {
@@ -22,6 +26,8 @@ impl Default for TokenSettings {
             audience: "lms-key".into(),
             access_token_ttl: 3600,
             jwt_version: "1.2.0".into(),
+            refresh_token_ttl: 30 * 86_400,
+            refresh_for_client_credentials: false,
         }
     }
 }

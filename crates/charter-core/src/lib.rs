@@ -21,6 +21,7 @@ pub mod login_throttle;
 pub mod metadata;
 pub mod observation;
 pub mod access_report;
+pub mod refresh;
 pub mod request;
 pub mod scope;
 pub mod scope_policy;

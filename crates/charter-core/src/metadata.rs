@@ -15,7 +15,7 @@ pub fn authorization_server_metadata(
         "token_endpoint": format!("{base}/oauth2/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials", "password"],
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
         "response_types_supported": [],
         "scopes_supported": scopes,
         "introspection_endpoint": format!("{base}/oauth2/introspect"),

@@ -621,3 +621,72 @@ pub(crate) const LOGIN_FAILURES: &str = "SELECT \
     (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND at >= $3) AS by_account, \
     (SELECT COUNT(*) FROM login_failures WHERE source = $2 AND at >= $3) AS by_source";
 pub(crate) const PURGE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE at < $1";
+
+// --- refresh tokens ---------------------------------------------------------------
+
+pub(crate) const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, digest, family_id, access_token_id, \
+    application_id, client_id, account_id, scopes, filters, grant_type, issued_at, expires_at, rotated_at, revoked_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+pub(crate) const REFRESH_BY_ID: &str = "SELECT r.id, r.digest, r.family_id, r.access_token_id, r.application_id, \
+    r.client_id, r.account_id, r.scopes, r.filters, r.grant_type, r.issued_at, r.expires_at, r.rotated_at, r.revoked_at, \
+    a.status AS app_status, o.status AS acc_status, o.username AS acc_username \
+    FROM refresh_tokens r JOIN applications a ON a.id = r.application_id JOIN accounts o ON o.id = r.account_id \
+    WHERE r.id = $1";
+pub(crate) const ROTATE_REFRESH: &str =
+    "UPDATE refresh_tokens SET rotated_at = $2 WHERE id = $1 AND rotated_at IS NULL AND revoked_at IS NULL";
+pub(crate) const REVOKE_FAMILY_ACCESS: &str = "UPDATE access_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
+    AND id IN (SELECT access_token_id FROM refresh_tokens WHERE family_id = $1)";
+pub(crate) const REVOKE_FAMILY: &str =
+    "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
+
+pub(crate) fn refresh_state(r: &impl Cols) -> Result<charter_core::refresh::RefreshTokenState> {
+    let record = charter_core::refresh::RefreshTokenRecord {
+        id: r.text("id")?,
+        digest: digest32("refresh_tokens.digest", r.blob("digest")?)?,
+        family_id: r.text("family_id")?,
+        access_token_id: r.text("access_token_id")?,
+        application_id: r.text("application_id")?,
+        client_id: r.text("client_id")?,
+        account_id: r.int("account_id")?,
+        scopes: scope_set("refresh_tokens.scopes", &r.text("scopes")?)?,
+        filters: filters("refresh_tokens.filters", &r.text("filters")?)?,
+        grant_type: parse::<GrantType>("refresh_tokens.grant_type", &r.text("grant_type")?)?,
+        issued_at: UnixTime(r.int("issued_at")?),
+        expires_at: r.opt_int("expires_at")?.map(UnixTime),
+        rotated_at: r.opt_int("rotated_at")?.map(UnixTime),
+        revoked_at: r.opt_int("revoked_at")?.map(UnixTime),
+    };
+    Ok(charter_core::refresh::RefreshTokenState {
+        record,
+        application_status: parse::<Status>("applications.status", &r.text("app_status")?)?,
+        account_status: parse::<Status>("accounts.status", &r.text("acc_status")?)?,
+        username: r.text("acc_username")?,
+    })
+}
+
+pub(crate) fn bind_refresh<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    t: &'q charter_core::refresh::RefreshTokenRecord,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(t.id.as_str())
+        .bind(&t.digest[..])
+        .bind(t.family_id.as_str())
+        .bind(t.access_token_id.as_str())
+        .bind(t.application_id.as_str())
+        .bind(t.client_id.as_str())
+        .bind(t.account_id)
+        .bind(t.scopes.to_space_separated())
+        .bind(join_filters(&t.filters))
+        .bind(t.grant_type.as_str())
+        .bind(t.issued_at.0)
+        .bind(t.expires_at.map(|x| x.0))
+        .bind(t.rotated_at.map(|x| x.0))
+        .bind(t.revoked_at.map(|x| x.0))
+}

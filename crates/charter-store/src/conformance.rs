@@ -45,6 +45,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     audit(s).await;
     observations_aggregate(s).await;
     user_logins(s).await;
+    refresh_tokens(s).await;
     journal(store.clone()).await;
 }
 
@@ -525,6 +526,7 @@ pub async fn tokens(store: &dyn Store) {
         revocations: vec![],
         audit: vec![AuditEvent::new(NOW, "system", "test.tokens", Outcome::Success)],
         observations: vec![],
+        refresh_tokens: vec![],
     };
     store.write_batch(&batch).await.unwrap();
 
@@ -565,7 +567,7 @@ pub async fn tokens(store: &dyn Store) {
 
     // A token issued and revoked in the same batch ends up revoked.
     let t = token(&app, &owner, true);
-    let batch = WriteBatch { tokens: vec![t.clone()], revocations: vec![revoke(&t.id, NOW.0 + 1)], audit: vec![], observations: vec![] };
+    let batch = WriteBatch { tokens: vec![t.clone()], revocations: vec![revoke(&t.id, NOW.0 + 1)], audit: vec![], observations: vec![], refresh_tokens: vec![] };
     store.write_batch(&batch).await.unwrap();
     assert_eq!(store.token_by_id(&t.id).await.unwrap().unwrap().record.revoked_at, Some(NOW.plus(1)));
 }
@@ -615,6 +617,7 @@ pub async fn write_batch_is_atomic(store: &dyn Store) {
         revocations: vec![Revocation { token_id: existing.id.clone(), at: NOW }],
         audit: vec![event.clone()],
         observations: vec![observation("app-x", "/atomic", NOW, 1)],
+        refresh_tokens: vec![],
     };
     assert_conflict(store.write_batch(&batch).await, "batch with a duplicate token id");
     assert!(store.token_by_id(&fresh.id).await.unwrap().is_none());
@@ -625,13 +628,13 @@ pub async fn write_batch_is_atomic(store: &dyn Store) {
     // A token of an application that does not exist.
     let mut orphan = token(&app, &owner, false);
     orphan.application_id = "no-such-application".into();
-    let batch = WriteBatch { tokens: vec![fresh.clone(), orphan], revocations: vec![], audit: vec![event.clone()], observations: vec![] };
+    let batch = WriteBatch { tokens: vec![fresh.clone(), orphan], revocations: vec![], audit: vec![event.clone()], observations: vec![], refresh_tokens: vec![] };
     assert!(store.write_batch(&batch).await.is_err());
     assert!(store.token_by_id(&fresh.id).await.unwrap().is_none());
     assert_eq!(audited().await, 0);
 
     // And the same writes, without the bad one, go through.
-    let batch = WriteBatch { tokens: vec![fresh.clone()], revocations: vec![], audit: vec![event], observations: vec![] };
+    let batch = WriteBatch { tokens: vec![fresh.clone()], revocations: vec![], audit: vec![event], observations: vec![], refresh_tokens: vec![] };
     store.write_batch(&batch).await.unwrap();
     assert!(store.token_by_id(&fresh.id).await.unwrap().is_some());
     assert_eq!(audited().await, 1);
@@ -652,7 +655,7 @@ pub async fn large_batch(store: &dyn Store) {
         .collect();
     let revocations =
         tokens.iter().step_by(7).map(|t| Revocation { token_id: t.id.clone(), at: NOW.plus(1) }).collect();
-    store.write_batch(&WriteBatch { tokens: tokens.clone(), revocations, audit, observations: vec![] }).await.unwrap();
+    store.write_batch(&WriteBatch { tokens: tokens.clone(), revocations, audit, observations: vec![], refresh_tokens: vec![] }).await.unwrap();
 
     for (i, t) in tokens.iter().enumerate() {
         let s = store.token_by_id(&t.id).await.unwrap().unwrap();
@@ -793,6 +796,7 @@ pub async fn journal(store: Arc<dyn Store>) {
             revocations: vec![],
             audit: vec![AuditEvent::new(NOW, "system", "token.issued", Outcome::Success).client(client.clone())],
             observations: vec![],
+            refresh_tokens: vec![],
         };
         let j = journal.clone();
         tasks.push(tokio::spawn(async move { (i, t, j.commit(batch).await) }));
@@ -917,4 +921,59 @@ pub async fn user_logins(store: &dyn Store) {
     store.record_login_failure(NOW.plus(20), "someone", &src).await.unwrap();
     assert_eq!(store.login_failures_since(&name, &src, NOW).await.unwrap(), (2, 2));
     assert_eq!(store.login_failures_since(&name, &src, NOW.plus(5)).await.unwrap(), (1, 1));
+}
+
+fn refresh_for(t: &AccessTokenRecord, family: Option<&str>) -> charter_core::refresh::RefreshTokenRecord {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    charter_core::refresh::RefreshTokenRecord {
+        family_id: family.map(str::to_owned).unwrap_or_else(|| id.clone()),
+        id,
+        digest: digest(),
+        access_token_id: t.id.clone(),
+        application_id: t.application_id.clone(),
+        client_id: t.client_id.clone(),
+        account_id: t.account_id,
+        scopes: t.scopes.clone(),
+        filters: t.filters.clone(),
+        grant_type: GrantType::Password,
+        issued_at: NOW,
+        expires_at: Some(NOW.plus(86_400)),
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Refresh tokens: stored with their access token, rotated once only, revoked by family.
+pub async fn refresh_tokens(store: &dyn Store) {
+    let (owner, app) = app(store).await;
+    let a1 = token(&app, &owner, true);
+    let r1 = refresh_for(&a1, None);
+    store.write_batch(&WriteBatch { tokens: vec![a1.clone()], refresh_tokens: vec![r1.clone()], ..WriteBatch::default() }).await.unwrap();
+    let s = store.refresh_token_by_id(&r1.id).await.unwrap().unwrap();
+    assert_eq!(s.record, r1);
+    assert_eq!(s.application_status, Status::Active);
+    assert_eq!(s.username, owner.username);
+    assert!(store.refresh_token_by_id("no-such").await.unwrap().is_none());
+
+    // Rotation: the first use wins and writes the next pair; the second finds it used.
+    let a2 = token(&app, &owner, true);
+    let r2 = refresh_for(&a2, Some(&r1.family_id));
+    let next = WriteBatch { tokens: vec![a2.clone()], refresh_tokens: vec![r2.clone()], ..WriteBatch::default() };
+    assert!(store.rotate_refresh_token(&r1.id, NOW.plus(5), &next).await.unwrap());
+    assert_eq!(store.refresh_token_by_id(&r1.id).await.unwrap().unwrap().record.rotated_at, Some(NOW.plus(5)));
+    assert!(store.refresh_token_by_id(&r2.id).await.unwrap().is_some());
+    let a3 = token(&app, &owner, true);
+    let r3 = refresh_for(&a3, Some(&r1.family_id));
+    let again = WriteBatch { tokens: vec![a3.clone()], refresh_tokens: vec![r3.clone()], ..WriteBatch::default() };
+    assert!(!store.rotate_refresh_token(&r1.id, NOW.plus(6), &again).await.unwrap());
+    assert!(store.token_by_id(&a3.id).await.unwrap().is_none(), "nothing written for a reused token");
+
+    // Revoking the family revokes every refresh token and the access tokens issued with them.
+    assert_eq!(store.revoke_refresh_family(&r1.family_id, NOW.plus(7)).await.unwrap(), 2);
+    for id in [&a1.id, &a2.id] {
+        assert_eq!(store.token_by_id(id).await.unwrap().unwrap().record.revoked_at, Some(NOW.plus(7)));
+    }
+    assert!(store.refresh_token_by_id(&r2.id).await.unwrap().unwrap().record.revoked_at.is_some());
+    assert!(!store.rotate_refresh_token(&r2.id, NOW.plus(8), &again).await.unwrap(), "a revoked token cannot rotate");
+    assert_eq!(store.revoke_refresh_family(&r1.family_id, NOW.plus(9)).await.unwrap(), 0);
 }

@@ -103,6 +103,15 @@ pub trait Store: Send + Sync + 'static {
     /// An access token by id: the JWT `jti`, or the selector half of an opaque token
     /// (whose secret half the caller checks against `record.digest`).
     async fn token_by_id(&self, id: &str) -> Result<Option<TokenState>>;
+    /// A refresh token by id (the selector half), with the state of its application and account.
+    async fn refresh_token_by_id(&self, id: &str) -> Result<Option<charter_core::refresh::RefreshTokenState>>;
+    /// Rotation, atomically: marks `old_id` rotated at `at` only if it is neither rotated nor
+    /// revoked, and then writes `batch` (the new refresh and access tokens, the audit event) in
+    /// the same transaction. `false` (and nothing written) when the token was already used.
+    async fn rotate_refresh_token(&self, old_id: &str, at: UnixTime, batch: &WriteBatch) -> Result<bool>;
+    /// Revokes every refresh token of the family and the access tokens issued with them; returns
+    /// how many refresh tokens were newly revoked.
+    async fn revoke_refresh_family(&self, family_id: &str, at: UnixTime) -> Result<u64>;
     /// Revokes every unrevoked access token of the application; returns how many.
     async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64>;
     /// Deletes access tokens that expired before `before`; returns how many.

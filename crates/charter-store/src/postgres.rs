@@ -134,6 +134,9 @@ impl PgStore {
             .execute(&mut **tx)
             .await?;
         }
+        for r in &batch.refresh_tokens {
+            codec::bind_refresh(sqlx::query::<Postgres>(codec::INSERT_REFRESH), r).execute(&mut **tx).await?;
+        }
         for o in &batch.observations {
             codec::bind_observation(sqlx::query::<Postgres>(codec::INSERT_OBSERVATION), o).execute(&mut **tx).await?;
         }

@@ -448,6 +448,43 @@ macro_rules! shared_store_impl {
                 self.hot_token_by_id(id).await
             }
 
+            async fn refresh_token_by_id(
+                &self,
+                id: &str,
+            ) -> $crate::Result<Option<charter_core::refresh::RefreshTokenState>> {
+                let row = sqlx::query::<$db>($crate::codec::REFRESH_BY_ID).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::codec::refresh_state).transpose()
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                old_id: &str,
+                at: charter_core::time::UnixTime,
+                batch: &$crate::WriteBatch,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query::<$db>($crate::codec::ROTATE_REFRESH).bind(old_id).bind(at.0).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                Self::write_batch_in(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_refresh_family(
+                &self,
+                family_id: &str,
+                at: charter_core::time::UnixTime,
+            ) -> $crate::Result<u64> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::REVOKE_FAMILY_ACCESS).bind(family_id).bind(at.0).execute(&mut *tx).await?;
+                let done = sqlx::query::<$db>($crate::codec::REVOKE_FAMILY).bind(family_id).bind(at.0).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
             async fn revoke_application_tokens(
                 &self,
                 client_id: &str,

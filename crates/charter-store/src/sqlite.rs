@@ -131,6 +131,9 @@ impl SqliteStore {
             }
             q.execute(&mut **tx).await?;
         }
+        for r in &batch.refresh_tokens {
+            codec::bind_refresh(sqlx::query::<Sqlite>(codec::INSERT_REFRESH), r).execute(&mut **tx).await?;
+        }
         for o in &batch.observations {
             codec::bind_observation(sqlx::query::<Sqlite>(codec::INSERT_OBSERVATION), o).execute(&mut **tx).await?;
         }

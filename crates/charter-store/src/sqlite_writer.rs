@@ -110,6 +110,27 @@ fn write_in(conn: &mut Connection, batch: &WriteBatch) -> Result<()> {
         for r in &batch.revocations {
             revoke.execute(params![r.at.0, r.token_id]).map_err(store_error)?;
         }
+        let mut refresh = tx.prepare_cached(codec::INSERT_REFRESH).map_err(store_error)?;
+        for r in &batch.refresh_tokens {
+            refresh
+                .execute(params![
+                    r.id,
+                    &r.digest[..],
+                    r.family_id,
+                    r.access_token_id,
+                    r.application_id,
+                    r.client_id,
+                    r.account_id,
+                    r.scopes.to_space_separated(),
+                    codec::join_filters(&r.filters),
+                    r.grant_type.as_str(),
+                    r.issued_at.0,
+                    r.expires_at.map(|x| x.0),
+                    r.rotated_at.map(|x| x.0),
+                    r.revoked_at.map(|x| x.0),
+                ])
+                .map_err(store_error)?;
+        }
         let mut observe = tx.prepare_cached(codec::INSERT_OBSERVATION).map_err(store_error)?;
         for o in &batch.observations {
             observe

@@ -48,17 +48,23 @@ pub struct WriteBatch {
     pub revocations: Vec<Revocation>,
     pub audit: Vec<AuditEvent>,
     pub observations: Vec<Observation>,
+    pub refresh_tokens: Vec<charter_core::refresh::RefreshTokenRecord>,
 }
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty() && self.revocations.is_empty() && self.audit.is_empty() && self.observations.is_empty()
+        self.tokens.is_empty()
+            && self.revocations.is_empty()
+            && self.audit.is_empty()
+            && self.observations.is_empty()
+            && self.refresh_tokens.is_empty()
     }
     pub fn append(&mut self, other: WriteBatch) {
         self.tokens.extend(other.tokens);
         self.revocations.extend(other.revocations);
         self.audit.extend(other.audit);
         self.observations.extend(other.observations);
+        self.refresh_tokens.extend(other.refresh_tokens);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod client_credentials;
 pub mod password;
+pub mod refresh_token;
 
 use crate::client::{Account, Application, GrantType, TokenFormat};
 use crate::filter::Filter;

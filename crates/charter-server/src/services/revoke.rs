@@ -17,7 +17,7 @@ pub async fn revoke(state: &AppState, form: &ProtocolForm) -> Result<(), OAuthEr
     let client = authenticate_client(state, form, "revoke", now).await?;
     let token = form.params.require("token")?;
     let Some(found) = find_token(state, token, now).await? else {
-        return Ok(());
+        return revoke_refresh(state, form, client.application.client_id.as_str(), token, now).await;
     };
     let record = &found.record;
     let client_id = client.application.client_id.as_str();
@@ -49,6 +49,43 @@ pub async fn revoke(state: &AppState, form: &ProtocolForm) -> Result<(), OAuthEr
         })
         .await
         .map_err(|e| unavailable(&e))?;
+    metrics::counter!("charter_revocations_total").increment(1);
+    Ok(())
+}
+
+/// A refresh token: revoking it revokes its whole family and the access tokens
+/// issued with it (RFC 7009 §2.1: "the authorization server SHOULD also
+/// invalidate all access tokens based on the same authorization grant").
+async fn revoke_refresh(
+    state: &AppState,
+    form: &ProtocolForm,
+    client_id: &str,
+    token: &str,
+    now: charter_core::time::UnixTime,
+) -> Result<(), OAuthError> {
+    let Some((id, secret)) = charter_core::token::split_opaque(token) else {
+        return Ok(());
+    };
+    let found = state.store.refresh_token_by_id(id).await.map_err(|e| unavailable(&e))?;
+    let Some(found) = found.filter(|t| charter_core::refresh::secret_matches(&t.record, secret, &state.digest_key)) else {
+        return Ok(());
+    };
+    let r = &found.record;
+    if r.client_id != client_id {
+        let event = AuditEvent::new(now, format!("client:{client_id}"), "revoke.refused", Outcome::Failure)
+            .client(client_id)
+            .source(form.source.clone())
+            .detail(serde_json::json!({ "reason": "token_of_another_client", "refresh_family": r.family_id }));
+        return super::client_auth::commit_audit(state, event).await;
+    }
+    let revoked = state.store.revoke_refresh_family(&r.family_id, now).await.map_err(|e| unavailable(&e))?;
+    let event = AuditEvent::new(now, format!("client:{client_id}"), "token.revoked", Outcome::Success)
+        .client(client_id)
+        .account(found.username.clone())
+        .scopes(r.scopes.to_space_separated())
+        .source(form.source.clone())
+        .detail(serde_json::json!({ "refresh_family": r.family_id, "refresh_tokens_revoked": revoked }));
+    super::client_auth::commit_audit(state, event).await?;
     metrics::counter!("charter_revocations_total").increment(1);
     Ok(())
 }

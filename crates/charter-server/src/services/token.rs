@@ -9,6 +9,9 @@ use charter_core::client::ClientRecord;
 use charter_core::error::OAuthError;
 use charter_core::grant::client_credentials::{self, ClientCredentialsRequest};
 use charter_core::grant::password::{self, PasswordRequest};
+use charter_core::grant::refresh_token::{self, RefreshDecision, RefreshRequest};
+use charter_core::refresh::RefreshTokenState;
+use charter_core::token::split_opaque;
 use charter_core::login_throttle;
 use charter_core::grant::{AccessGrant, Endpoint, RequestedTokenType};
 use charter_core::time::UnixTime;
@@ -28,18 +31,26 @@ pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) ->
     let client = authenticate_client(state, form, "token", now).await?;
     let requested_type = RequestedTokenType::from_request(form.params.get("token_type"), form.x_token_type.as_deref());
     let mut account_hint = None;
+    let settings = &state.settings.tokens;
     let decided = match grant_type {
         "client_credentials" => {
             let catalogue = state.catalogue();
             let req = ClientCredentialsRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
-            client_credentials::decide(&client, &req, &catalogue.policy, &state.settings.tokens, now)
+            client_credentials::decide(&client, &req, &catalogue.policy, settings, now).map(|g| {
+                let refresh = if settings.refresh_for_client_credentials { Refresh::Start } else { Refresh::None };
+                (g, refresh)
+            })
         }
         "password" => {
             account_hint = form.params.get("username").map(|u| u.chars().filter(|c| !c.is_control()).take(150).collect::<String>());
             let req = PasswordRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
-            password_grant(state, &client, form, &req, now).await
+            password_grant(state, &client, form, &req, now).await.map(|g| (g, Refresh::Start))
         }
-        "authorization_code" | "refresh_token" => Err(OAuthError::unsupported_grant_type(format!(
+        "refresh_token" => {
+            let req = RefreshRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
+            refresh_grant(state, &client, form, &req, now).await
+        }
+        "authorization_code" => Err(OAuthError::unsupported_grant_type(format!(
             "the {grant_type} grant is not enabled on this server"
         ))),
         other => Err(OAuthError::unsupported_grant_type(format!(
@@ -49,7 +60,7 @@ pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) ->
     };
     let grant_label = metric_grant(grant_type);
     match decided {
-        Ok(grant) => issue(state, &client, grant, form, now, grant_label).await,
+        Ok((grant, refresh)) => issue(state, &client, grant, refresh, form, now, grant_label).await,
         Err(e) => {
             metrics::counter!("charter_tokens_total", "grant" => grant_label, "outcome" => e.code.as_str()).increment(1);
             let event = AuditEvent::new(now, actor(&client), "token.refused", Outcome::Failure)
@@ -105,10 +116,60 @@ async fn password_grant(
     }
 }
 
+/// Whether a refresh token goes with the access token.
+enum Refresh {
+    None,
+    /// A new family (the password grant, or client_credentials when enabled).
+    Start,
+    /// The rotation of this token: the new one continues its family.
+    Rotate(Box<RefreshTokenState>),
+}
+
+/// The refresh token grant: the token found by its id half and its secret half
+/// verified; rotated on use; a token used twice revokes its whole family.
+async fn refresh_grant(
+    state: &AppState,
+    client: &ClientRecord,
+    form: &ProtocolForm,
+    req: &RefreshRequest<'_>,
+    now: UnixTime,
+) -> Result<(AccessGrant, Refresh), OAuthError> {
+    let value = form.params.require("refresh_token")?;
+    let unknown = || OAuthError::invalid_grant("the refresh token is invalid");
+    let (id, secret) = split_opaque(value).ok_or_else(unknown)?;
+    let found = state.store.refresh_token_by_id(id).await.map_err(|e| unavailable(&e))?;
+    let token = found.filter(|t| charter_core::refresh::secret_matches(&t.record, secret, &state.digest_key)).ok_or_else(unknown)?;
+    let user = state
+        .store
+        .account_by_id(token.record.account_id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or_else(unknown)?;
+    let catalogue = state.catalogue();
+    match refresh_token::decide(client, &token, &user, req, &catalogue.policy, &state.settings.tokens, now)? {
+        RefreshDecision::Rotate(grant) => Ok((*grant, Refresh::Rotate(Box::new(token)))),
+        RefreshDecision::Reused { family_id } => Err(revoke_reused_family(state, &family_id, now).await),
+    }
+}
+
+/// A rotated refresh token came back: a copy is in someone else's hands. Revoke
+/// everything descending from the grant (RFC 6819 §5.2.2.3).
+async fn revoke_reused_family(state: &AppState, family_id: &str, now: UnixTime) -> OAuthError {
+    match state.store.revoke_refresh_family(family_id, now).await {
+        Ok(n) => {
+            metrics::counter!("charter_refresh_reuse_total").increment(1);
+            tracing::warn!(family = %family_id, revoked = n, "a rotated refresh token was presented again; its family is revoked");
+            OAuthError::invalid_grant("the refresh token was already used; every token of its grant is now revoked")
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
 async fn issue(
     state: &AppState,
     client: &ClientRecord,
     grant: AccessGrant,
+    refresh: Refresh,
     form: &ProtocolForm,
     now: UnixTime,
     grant_label: &'static str,
@@ -129,12 +190,54 @@ async fn issue(
             "grant_type": grant_label,
             "expires_at": grant.expires_at.0,
         }));
-    let response = token::response(&minted, &grant, now);
-    state
-        .journal
-        .commit(WriteBatch { tokens: vec![minted.record], audit: vec![event], ..Default::default() })
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let mut response = token::response(&minted, &grant, now);
+    let ttl = Some(state.settings.tokens.refresh_token_ttl).filter(|t| *t > 0);
+    let key_error = |e: charter_core::digest::KeyMaterialError| {
+        tracing::error!(error = %e, "minting a refresh token failed");
+        OAuthError::server_error("the token could not be issued")
+    };
+    let (refresh_record, rotating) = match &refresh {
+        Refresh::None => (None, None),
+        Refresh::Start => {
+            let r = charter_core::refresh::mint(&grant, &minted.record.id, None, &grant.scopes, grant.grant_type, ttl, &state.digest_key, now)
+                .map_err(key_error)?;
+            response.refresh_token = Some(r.value);
+            (Some(r.record), None)
+        }
+        Refresh::Rotate(old) => {
+            let o = &old.record;
+            let r = charter_core::refresh::mint(&grant, &minted.record.id, Some(&o.family_id), &o.scopes, o.grant_type, ttl, &state.digest_key, now)
+                .map_err(key_error)?;
+            response.refresh_token = Some(r.value);
+            (Some(r.record), Some(o.id.clone()))
+        }
+    };
+    let event = match &refresh_record {
+        Some(r) => {
+            let mut e = event;
+            if let Some(d) = e.detail.as_object_mut() {
+                d.insert("refresh_family".into(), serde_json::Value::String(r.family_id.clone()));
+            }
+            e
+        }
+        None => event,
+    };
+    let batch = WriteBatch {
+        tokens: vec![minted.record],
+        audit: vec![event],
+        refresh_tokens: refresh_record.into_iter().collect(),
+        ..Default::default()
+    };
+    match (rotating, &refresh) {
+        (Some(old_id), Refresh::Rotate(old)) => {
+            // Check-and-set in one transaction: of two concurrent uses, one wins.
+            let rotated = state.store.rotate_refresh_token(&old_id, now, &batch).await.map_err(|e| unavailable(&e))?;
+            if !rotated {
+                return Err(revoke_reused_family(state, &old.record.family_id, now).await);
+            }
+        }
+        _ => state.journal.commit(batch).await.map_err(|e| unavailable(&e))?,
+    }
     metrics::counter!("charter_tokens_total", "grant" => grant_label, "outcome" => "issued").increment(1);
     Ok(response)
 }

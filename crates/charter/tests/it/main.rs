@@ -14,6 +14,7 @@ mod multi_node;
 mod observations;
 mod openedx;
 mod password_grant;
+mod refresh_tokens;
 mod scopes;
 mod secrets;
 mod token;

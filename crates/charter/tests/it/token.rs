@@ -49,7 +49,7 @@ both_backends!(response_is_rfc6749_with_no_store, |app: TestApp| async move {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "grades:read");
-    assert!(body.get("refresh_token").is_none(), "client_credentials issues no refresh token");
+    assert!(body.get("refresh_token").is_none(), "client_credentials issues no refresh token unless an operator enables it");
 });
 
 both_backends!(opaque_format_applications_get_opaque_tokens, |app: TestApp| async move {
@@ -102,8 +102,10 @@ both_backends!(grants_not_allowed_or_unknown, |app: TestApp| async move {
     let c = app.client("g", |_| {}).await;
     let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("unsupported_grant_type")));
-    let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
+    let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "authorization_code"), ("code", "x")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
     let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "password"), ("username", "x"), ("password", "y")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("unauthorized_client")));
 });
