@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use charter_core::observation::from_batch;
 use charter_core::scope_policy::ADMIN_SCOPE;
+use charter_core::time::UnixTime;
 use charter_store::WriteBatch;
 use charter_wire::{ObservationBatch, ObservationReceipt, REPORT_SCOPE};
 use serde::Deserialize;
@@ -78,19 +79,10 @@ pub async fn access_report(
     Path(client_id): Path<String>,
     Query(w): Query<Window>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers, ADMIN_SCOPE).await {
-        return e.into_response();
-    }
-    state.flush_observations().await;
-    let result = async {
-        let (since, until) = observations::window(w.since, w.until, state.clock.now())?;
-        observations::report(state.store.as_ref(), &client_id, since, until).await
-    }
-    .await;
-    match result {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => admin_error(e),
-    }
+    admin_read(&state, &headers, w, |store, since, until| async move {
+        observations::report(store, &client_id, since, until).await
+    })
+    .await
 }
 
 /// `GET /api/v1/applications/{client_id}/retrofit?since=&until=`: the proposal (applied from the CLI).
@@ -100,17 +92,30 @@ pub async fn retrofit(
     Path(client_id): Path<String>,
     Query(w): Query<Window>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers, ADMIN_SCOPE).await {
+    admin_read(&state, &headers, w, |store, since, until| async move {
+        observations::proposal(store, &client_id, since, until).await
+    })
+    .await
+}
+
+/// An administrative read over a window of observations: authorize, flush this
+/// node's pending observations, read, answer JSON.
+async fn admin_read<'a, T, F, Fut>(state: &'a AppState, headers: &HeaderMap, w: Window, read: F) -> Response
+where
+    T: serde::Serialize,
+    F: FnOnce(&'a dyn charter_store::Store, UnixTime, UnixTime) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::admin::AdminError>>,
+{
+    if let Err(e) = authorize(state, headers, ADMIN_SCOPE).await {
         return e.into_response();
     }
     state.flush_observations().await;
-    let result = async {
-        let (since, until) = observations::window(w.since, w.until, state.clock.now())?;
-        observations::proposal(state.store.as_ref(), &client_id, since, until).await
-    }
-    .await;
-    match result {
-        Ok(p) => Json(p).into_response(),
+    let (since, until) = match observations::window(w.since, w.until, state.clock.now()) {
+        Ok(x) => x,
+        Err(e) => return admin_error(e),
+    };
+    match read(state.store.as_ref(), since, until).await {
+        Ok(v) => Json(v).into_response(),
         Err(e) => admin_error(e),
     }
 }
