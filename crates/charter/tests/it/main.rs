@@ -7,6 +7,7 @@ mod helpers;
 
 mod audit_and_metrics;
 mod cli;
+mod guard;
 mod hostile_input;
 mod introspection_revocation;
 mod keys;
