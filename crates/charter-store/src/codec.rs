@@ -501,25 +501,7 @@ pub(crate) fn pow2_chunks(len: usize, max: usize) -> Vec<(usize, usize)> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
 
-    #[test]
-    fn chunks_cover_everything_in_few_shapes() {
-        for len in 0..300 {
-            let c = pow2_chunks(len, 64);
-            assert_eq!(c.iter().map(|(_, n)| n).sum::<usize>(), len);
-            let mut next = 0;
-            for (s, n) in &c {
-                assert_eq!(*s, next);
-                assert!(n.is_power_of_two() && *n <= 64);
-                next += n;
-            }
-        }
-        assert_eq!(pow2_chunks(300, 64).len(), 4 + 3);
-    }
-}
 
 // --- observations ------------------------------------------------------------------
 
@@ -689,4 +671,24 @@ where
         .bind(t.expires_at.map(|x| x.0))
         .bind(t.rotated_at.map(|x| x.0))
         .bind(t.revoked_at.map(|x| x.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_everything_in_few_shapes() {
+        for len in 0..300 {
+            let c = pow2_chunks(len, 64);
+            assert_eq!(c.iter().map(|(_, n)| n).sum::<usize>(), len);
+            let mut next = 0;
+            for (s, n) in &c {
+                assert_eq!(*s, next);
+                assert!(n.is_power_of_two() && *n <= 64);
+                next += n;
+            }
+        }
+        assert_eq!(pow2_chunks(300, 64).len(), 4 + 3);
+    }
 }

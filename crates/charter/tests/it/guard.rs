@@ -177,6 +177,7 @@ async fn jwts_are_verified_and_forgeries_refused() {
     };
     assert!(guard.verify(&forged(&|_| {})).await.is_ok(), "re-signing alone changes nothing");
     let now = app.clock.now().0;
+    #[allow(clippy::type_complexity)]
     let cases: [(&str, &dyn Fn(&mut Value), TokenError); 6] = [
         ("wrong issuer", &|c| c["iss"] = json!("http://evil.test/oauth2"), TokenError::WrongIssuer),
         ("wrong audience", &|c| c["aud"] = json!("another-service"), TokenError::WrongAudience),
