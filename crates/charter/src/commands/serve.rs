@@ -14,6 +14,14 @@ pub async fn serve(mut config: Config, args: ServeArgs) -> Result<(), CommandErr
         config.listen = l;
     }
     init_logs(&config, args.json_logs);
+    // Metadata names endpoints under public_url; left at its default, follow the
+    // configured issuer's origin (an issuer https://auth.example.org/oauth2 is
+    // served at https://auth.example.org).
+    if config.server.public_url == charter_server::ServerSettings::default().public_url {
+        if let Some(origin) = origin_of(&config.server.tokens.issuer) {
+            config.server.public_url = origin;
+        }
+    }
     if !matches!(config.server.signing_alg, SigningAlgorithm::RS256 | SigningAlgorithm::RS512) {
         tracing::warn!(alg = %config.server.signing_alg, "Open edX resource servers (edx-drf-extensions) verify only RS256/RS512 tokens");
     }
@@ -113,4 +121,11 @@ async fn demo(store: &dyn Store, state: &AppState, base: &str) -> Result<(), Com
     println!("Get a token:");
     println!("  curl -s -u {DEMO_APP}:{secret} -d grant_type=client_credentials -d scope=grades:read {base}/oauth2/token");
     Ok(())
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
 }
