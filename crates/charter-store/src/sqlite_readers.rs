@@ -65,7 +65,7 @@ impl Readers {
     pub(crate) fn rows(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<OwnedRow>> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
-            let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+            let names: std::sync::Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
             let mut rows = stmt.query(params).map_err(unavailable)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(unavailable)? {
@@ -73,7 +73,7 @@ impl Readers {
                 for i in 0..names.len() {
                     values.push(row.get::<_, Value>(i).map_err(unavailable)?);
                 }
-                out.push(OwnedRow { names: names.clone(), values });
+                out.push(OwnedRow { names: std::sync::Arc::clone(&names), values });
             }
             Ok(out)
         })
@@ -82,7 +82,7 @@ impl Readers {
 
 /// A row read by [`Readers::rows`], read back through the same [`Cols`] as sqlx rows.
 pub(crate) struct OwnedRow {
-    names: Vec<String>,
+    names: std::sync::Arc<[String]>,
     values: Vec<Value>,
 }
 
