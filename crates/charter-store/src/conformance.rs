@@ -46,6 +46,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     observations_aggregate(s).await;
     user_logins(s).await;
     refresh_tokens(s).await;
+    audited_changes(s).await;
     journal(store.clone()).await;
 }
 
@@ -976,4 +977,35 @@ pub async fn refresh_tokens(store: &dyn Store) {
     assert!(store.refresh_token_by_id(&r2.id).await.unwrap().unwrap().record.revoked_at.is_some());
     assert!(!store.rotate_refresh_token(&r2.id, NOW.plus(8), &again).await.unwrap(), "a revoked token cannot rotate");
     assert_eq!(store.revoke_refresh_family(&r1.family_id, NOW.plus(9)).await.unwrap(), 0);
+}
+
+/// An administrative change and its audit event land together, or neither does.
+pub async fn audited_changes(store: &dyn Store) {
+    let name = format!("audited-{}", uid());
+    let event = |action: &str| AuditEvent::new(NOW, "cli:test", action, Outcome::Success).account(name.clone());
+    let new = NewAccount {
+        id: None,
+        username: name.clone(),
+        kind: AccountKind::Service,
+        email: None,
+        full_name: None,
+        is_staff: false,
+        is_superuser: false,
+        anonymous_id: uuid::Uuid::new_v4().simple().to_string(),
+        created_at: NOW,
+    };
+    store.create_account_audited(&new, Some(&event("test.created"))).await.unwrap();
+    // A refused change (duplicate username) writes no event.
+    let mut dup = new.clone();
+    dup.anonymous_id = uuid::Uuid::new_v4().simple().to_string();
+    assert_conflict(store.create_account_audited(&dup, Some(&event("test.duplicate"))).await, "duplicate username");
+    assert_not_found(
+        store.set_account_status_audited("no-such-account", Status::Suspended, NOW, Some(&event("test.missing"))).await,
+        "status of a missing account",
+    );
+    store.set_account_status_audited(&name, Status::Suspended, NOW, Some(&event("test.suspended"))).await.unwrap();
+    let events = store.audit_events(&AuditQuery { action_prefix: Some("test.".into()), ..AuditQuery::default() }).await.unwrap();
+    let mine: Vec<&str> = events.iter().filter(|e| e.event.account.as_deref() == Some(name.as_str())).map(|e| e.event.action.as_str()).collect();
+    assert_eq!(mine, ["test.suspended", "test.created"]);
+    assert!(!events.iter().any(|e| e.event.action == "test.duplicate" || e.event.action == "test.missing"));
 }

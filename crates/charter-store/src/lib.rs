@@ -30,6 +30,7 @@ pub use open::open;
 pub use types::*;
 
 use async_trait::async_trait;
+use charter_core::audit::AuditEvent;
 use charter_core::client::{Account, AccountKind, Application, ClientSecret, Status};
 use charter_core::introspection::TokenState;
 use charter_core::keys::StoredKey;
@@ -50,15 +51,27 @@ pub trait Store: Send + Sync + 'static {
     // --- accounts ---------------------------------------------------------
     /// `Conflict` when the username is taken. The id is assigned by the database
     /// unless `new.id` is set (an importer keeps Open edX's user ids).
-    async fn create_account(&self, new: &NewAccount) -> Result<Account>;
+    async fn create_account(&self, new: &NewAccount) -> Result<Account> {
+        self.create_account_audited(new, None).await
+    }
+    /// [`Store::create_account`], with `audit` written in the same transaction.
+    async fn create_account_audited(&self, new: &NewAccount, audit: Option<&AuditEvent>) -> Result<Account>;
     async fn account_by_username(&self, username: &str) -> Result<Option<Account>>;
     async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
     async fn list_accounts(&self, kind: Option<AccountKind>) -> Result<Vec<Account>>;
     /// `NotFound` when no such account.
-    async fn set_account_status(&self, username: &str, status: Status, now: UnixTime) -> Result<()>;
+    async fn set_account_status(&self, username: &str, status: Status, now: UnixTime) -> Result<()> {
+        self.set_account_status_audited(username, status, now, None).await
+    }
+    /// [`Store::set_account_status`], with `audit` written in the same transaction.
+    async fn set_account_status_audited(&self, username: &str, status: Status, now: UnixTime, audit: Option<&AuditEvent>) -> Result<()>;
 
     /// Sets (or clears) an account's password hash. `NotFound` when no such account.
-    async fn set_account_password(&self, username: &str, hash: Option<&str>, now: UnixTime) -> Result<()>;
+    async fn set_account_password(&self, username: &str, hash: Option<&str>, now: UnixTime) -> Result<()> {
+        self.set_account_password_audited(username, hash, now, None).await
+    }
+    /// [`Store::set_account_password`], with `audit` written in the same transaction.
+    async fn set_account_password_audited(&self, username: &str, hash: Option<&str>, now: UnixTime, audit: Option<&AuditEvent>) -> Result<()>;
     /// The account a login names, by username, else by email (case-insensitive) when
     /// exactly one account has it; with its password hash.
     async fn login_account(&self, username_or_email: &str) -> Result<Option<(Account, Option<String>)>>;
@@ -69,9 +82,17 @@ pub trait Store: Send + Sync + 'static {
 
     // --- applications -----------------------------------------------------
     /// `Conflict` when the client id is taken; `NotFound` when the owner does not exist.
-    async fn create_application(&self, app: &Application) -> Result<()>;
+    async fn create_application(&self, app: &Application) -> Result<()> {
+        self.create_application_audited(app, None).await
+    }
+    /// [`Store::create_application`], with `audit` written in the same transaction.
+    async fn create_application_audited(&self, app: &Application, audit: Option<&AuditEvent>) -> Result<()>;
     /// Replaces every field but `id`, `client_id` and `created_at`. `NotFound` when absent.
-    async fn update_application(&self, app: &Application) -> Result<()>;
+    async fn update_application(&self, app: &Application) -> Result<()> {
+        self.update_application_audited(app, None).await
+    }
+    /// [`Store::update_application`], with `audit` written in the same transaction.
+    async fn update_application_audited(&self, app: &Application, audit: Option<&AuditEvent>) -> Result<()>;
     async fn application(&self, client_id: &str) -> Result<Option<Application>>;
     async fn list_applications(&self, owner_id: Option<i64>) -> Result<Vec<Application>>;
 
@@ -81,18 +102,42 @@ pub trait Store: Send + Sync + 'static {
 
     // --- client secrets ---------------------------------------------------
     /// `NotFound` when the application does not exist.
-    async fn add_secret(&self, client_id: &str, secret: &ClientSecret) -> Result<()>;
+    async fn add_secret(&self, client_id: &str, secret: &ClientSecret) -> Result<()> {
+        self.add_secret_audited(client_id, secret, None).await
+    }
+    /// [`Store::add_secret`], with `audit` written in the same transaction.
+    async fn add_secret_audited(&self, client_id: &str, secret: &ClientSecret, audit: Option<&AuditEvent>) -> Result<()>;
     async fn list_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>>;
     /// Sets `revoked_at`. `NotFound` when no such secret of that application.
-    async fn revoke_secret(&self, client_id: &str, secret_id: &str, now: UnixTime) -> Result<()>;
+    async fn revoke_secret(&self, client_id: &str, secret_id: &str, now: UnixTime) -> Result<()> {
+        self.revoke_secret_audited(client_id, secret_id, now, None).await
+    }
+    /// [`Store::revoke_secret`], with `audit` written in the same transaction.
+    async fn revoke_secret_audited(&self, client_id: &str, secret_id: &str, now: UnixTime, audit: Option<&AuditEvent>) -> Result<()>;
     /// Sets (or clears) the expiry. `NotFound` when no such secret of that application.
-    async fn set_secret_expiry(&self, client_id: &str, secret_id: &str, expires_at: Option<UnixTime>) -> Result<()>;
+    async fn set_secret_expiry(&self, client_id: &str, secret_id: &str, expires_at: Option<UnixTime>) -> Result<()> {
+        self.set_secret_expiry_audited(client_id, secret_id, expires_at, None).await
+    }
+    /// [`Store::set_secret_expiry`], with `audit` written in the same transaction.
+    async fn set_secret_expiry_audited(&self, client_id: &str, secret_id: &str, expires_at: Option<UnixTime>, audit: Option<&AuditEvent>) -> Result<()>;
 
     // --- scope catalogue (each change bumps the catalogue revision) ---------
-    async fn upsert_resource(&self, resource: &Resource) -> Result<()>;
-    async fn upsert_scope(&self, scope: &ScopeDefinition) -> Result<()>;
+    async fn upsert_resource(&self, resource: &Resource) -> Result<()> {
+        self.upsert_resource_audited(resource, None).await
+    }
+    /// [`Store::upsert_resource`], with `audit` written in the same transaction.
+    async fn upsert_resource_audited(&self, resource: &Resource, audit: Option<&AuditEvent>) -> Result<()>;
+    async fn upsert_scope(&self, scope: &ScopeDefinition) -> Result<()> {
+        self.upsert_scope_audited(scope, None).await
+    }
+    /// [`Store::upsert_scope`], with `audit` written in the same transaction.
+    async fn upsert_scope_audited(&self, scope: &ScopeDefinition, audit: Option<&AuditEvent>) -> Result<()>;
     /// `NotFound` when absent.
-    async fn delete_scope(&self, name: &str) -> Result<()>;
+    async fn delete_scope(&self, name: &str) -> Result<()> {
+        self.delete_scope_audited(name, None).await
+    }
+    /// [`Store::delete_scope`], with `audit` written in the same transaction.
+    async fn delete_scope_audited(&self, name: &str, audit: Option<&AuditEvent>) -> Result<()>;
     async fn resources(&self) -> Result<Vec<Resource>>;
     /// Ordered by name.
     async fn scopes(&self) -> Result<Vec<ScopeDefinition>>;
@@ -113,7 +158,11 @@ pub trait Store: Send + Sync + 'static {
     /// how many refresh tokens were newly revoked.
     async fn revoke_refresh_family(&self, family_id: &str, at: UnixTime) -> Result<u64>;
     /// Revokes every unrevoked access token of the application; returns how many.
-    async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64>;
+    async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64> {
+        self.revoke_application_tokens_audited(client_id, now, None).await
+    }
+    /// [`Store::revoke_application_tokens`], with `audit` written in the same transaction.
+    async fn revoke_application_tokens_audited(&self, client_id: &str, now: UnixTime, audit: Option<&AuditEvent>) -> Result<u64>;
     /// Deletes access tokens that expired before `before`; returns how many.
     async fn purge_expired_tokens(&self, before: UnixTime) -> Result<u64>;
     /// One application's observations in the window, aggregated over everything but time.
@@ -122,10 +171,18 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>>;
 
     // --- signing keys (each change bumps the keys revision) ----------------
-    async fn insert_key(&self, key: &StoredKey) -> Result<()>;
+    async fn insert_key(&self, key: &StoredKey) -> Result<()> {
+        self.insert_key_audited(key, None).await
+    }
+    /// [`Store::insert_key`], with `audit` written in the same transaction.
+    async fn insert_key_audited(&self, key: &StoredKey, audit: Option<&AuditEvent>) -> Result<()>;
     async fn keys(&self) -> Result<Vec<StoredKey>>;
     /// `NotFound` when absent.
-    async fn retire_key(&self, kid: &str, now: UnixTime) -> Result<()>;
+    async fn retire_key(&self, kid: &str, now: UnixTime) -> Result<()> {
+        self.retire_key_audited(kid, now, None).await
+    }
+    /// [`Store::retire_key`], with `audit` written in the same transaction.
+    async fn retire_key_audited(&self, kid: &str, now: UnixTime, audit: Option<&AuditEvent>) -> Result<()>;
 
     async fn revisions(&self) -> Result<Revisions>;
 }

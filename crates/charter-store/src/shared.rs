@@ -45,6 +45,20 @@ pub(crate) use sqlx_hot_reads;
 
 macro_rules! shared_store_impl {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// Writes an administrative change's audit event in the change's own transaction.
+            async fn audit_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                audit: Option<&charter_core::audit::AuditEvent>,
+            ) -> $crate::Result<()> {
+                if let Some(e) = audit {
+                    let batch = $crate::WriteBatch { audit: vec![e.clone()], ..Default::default() };
+                    Self::write_batch_in(tx, &batch).await?;
+                }
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             async fn migrate(&self) -> $crate::Result<()> {
@@ -62,7 +76,7 @@ macro_rules! shared_store_impl {
 
             // --- accounts ----------------------------------------------------------
 
-            async fn create_account(&self, new: &$crate::NewAccount) -> $crate::Result<charter_core::client::Account> {
+            async fn create_account_audited(&self, new: &$crate::NewAccount, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<charter_core::client::Account> {
                 use $crate::codec::Cols as _;
                 let status = charter_core::client::Status::Active;
                 let sql = if new.id.is_some() { $crate::codec::INSERT_ACCOUNT_WITH_ID } else { $crate::codec::INSERT_ACCOUNT };
@@ -85,6 +99,7 @@ macro_rules! shared_store_impl {
                 if new.id.is_some() {
                     Self::explicit_account_id(&mut tx, id).await?;
                 }
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(charter_core::client::Account {
                     id,
@@ -124,39 +139,47 @@ macro_rules! shared_store_impl {
                 rows.iter().map($crate::codec::account).collect()
             }
 
-            async fn set_account_status(
+            async fn set_account_status_audited(
                 &self,
                 username: &str,
                 status: charter_core::client::Status,
                 now: charter_core::time::UnixTime,
+                audit: Option<&charter_core::audit::AuditEvent>,
             ) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::SET_ACCOUNT_STATUS)
                     .bind(username)
                     .bind(status.as_str())
                     .bind(now.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("account '{username}'")));
                 }
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn set_account_password(
+            async fn set_account_password_audited(
                 &self,
                 username: &str,
                 hash: Option<&str>,
                 now: charter_core::time::UnixTime,
+                audit: Option<&charter_core::audit::AuditEvent>,
             ) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::SET_ACCOUNT_PASSWORD)
                     .bind(username)
                     .bind(hash)
                     .bind(now.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("account '{username}'")));
                 }
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -227,7 +250,8 @@ macro_rules! shared_store_impl {
 
             // --- applications ------------------------------------------------------
 
-            async fn create_application(&self, app: &charter_core::client::Application) -> $crate::Result<()> {
+            async fn create_application_audited(&self, app: &charter_core::client::Application, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>($crate::codec::INSERT_APPLICATION)
                     .bind(app.id.as_str())
                     .bind(app.client_id.as_str())
@@ -244,7 +268,7 @@ macro_rules! shared_store_impl {
                     .bind(app.status.as_str())
                     .bind(app.created_at.0)
                     .bind(app.updated_at.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {
                         $crate::StoreError::NotFound(_) => {
@@ -252,10 +276,13 @@ macro_rules! shared_store_impl {
                         }
                         other => other,
                     })?;
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn update_application(&self, app: &charter_core::client::Application) -> $crate::Result<()> {
+            async fn update_application_audited(&self, app: &charter_core::client::Application, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::UPDATE_APPLICATION)
                     .bind(app.client_id.as_str())
                     .bind(app.name.as_str())
@@ -270,7 +297,7 @@ macro_rules! shared_store_impl {
                     .bind(app.skip_authorization)
                     .bind(app.status.as_str())
                     .bind(app.updated_at.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {
                         $crate::StoreError::NotFound(_) => {
@@ -281,6 +308,8 @@ macro_rules! shared_store_impl {
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("application '{}'", app.client_id)));
                 }
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -309,7 +338,8 @@ macro_rules! shared_store_impl {
 
             // --- client secrets ----------------------------------------------------
 
-            async fn add_secret(&self, client_id: &str, secret: &charter_core::client::ClientSecret) -> $crate::Result<()> {
+            async fn add_secret_audited(&self, client_id: &str, secret: &charter_core::client::ClientSecret, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::INSERT_SECRET)
                     .bind(client_id)
                     .bind(secret.id.as_str())
@@ -318,11 +348,13 @@ macro_rules! shared_store_impl {
                     .bind(secret.created_at.0)
                     .bind(secret.expires_at.map(|t| t.0))
                     .bind(secret.revoked_at.map(|t| t.0))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("application '{client_id}'")));
                 }
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -337,45 +369,53 @@ macro_rules! shared_store_impl {
                 Ok(out)
             }
 
-            async fn revoke_secret(
+            async fn revoke_secret_audited(
                 &self,
                 client_id: &str,
                 secret_id: &str,
                 now: charter_core::time::UnixTime,
+                audit: Option<&charter_core::audit::AuditEvent>,
             ) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::REVOKE_SECRET)
                     .bind(client_id)
                     .bind(secret_id)
                     .bind(now.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("secret '{secret_id}' of '{client_id}'")));
                 }
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn set_secret_expiry(
+            async fn set_secret_expiry_audited(
                 &self,
                 client_id: &str,
                 secret_id: &str,
                 expires_at: Option<charter_core::time::UnixTime>,
+                audit: Option<&charter_core::audit::AuditEvent>,
             ) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::SET_SECRET_EXPIRY)
                     .bind(client_id)
                     .bind(secret_id)
                     .bind(expires_at.map(|t| t.0))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("secret '{secret_id}' of '{client_id}'")));
                 }
+                Self::audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             // --- scope catalogue ---------------------------------------------------
 
-            async fn upsert_resource(&self, resource: &charter_core::scope_policy::Resource) -> $crate::Result<()> {
+            async fn upsert_resource_audited(&self, resource: &charter_core::scope_policy::Resource, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>($crate::codec::UPSERT_RESOURCE)
                     .bind(resource.name.as_str())
@@ -385,11 +425,12 @@ macro_rules! shared_store_impl {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query::<$db>($crate::codec::BUMP_CATALOGUE).execute(&mut *tx).await?;
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn upsert_scope(&self, scope: &charter_core::scope_policy::ScopeDefinition) -> $crate::Result<()> {
+            async fn upsert_scope_audited(&self, scope: &charter_core::scope_policy::ScopeDefinition, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>($crate::codec::UPSERT_SCOPE)
                     .bind(scope.name.as_str())
@@ -410,17 +451,19 @@ macro_rules! shared_store_impl {
                         .await?;
                 }
                 sqlx::query::<$db>($crate::codec::BUMP_CATALOGUE).execute(&mut *tx).await?;
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn delete_scope(&self, name: &str) -> $crate::Result<()> {
+            async fn delete_scope_audited(&self, name: &str, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::DELETE_SCOPE).bind(name).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("scope '{name}'")));
                 }
                 sqlx::query::<$db>($crate::codec::BUMP_CATALOGUE).execute(&mut *tx).await?;
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -485,10 +528,11 @@ macro_rules! shared_store_impl {
                 Ok(done.rows_affected())
             }
 
-            async fn revoke_application_tokens(
+            async fn revoke_application_tokens_audited(
                 &self,
                 client_id: &str,
                 now: charter_core::time::UnixTime,
+                audit: Option<&charter_core::audit::AuditEvent>,
             ) -> $crate::Result<u64> {
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>($crate::codec::REVOKE_APPLICATION_TOKENS)
@@ -496,6 +540,7 @@ macro_rules! shared_store_impl {
                     .bind(now.0)
                     .execute(&mut *tx)
                     .await?;
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(done.rows_affected())
             }
@@ -553,7 +598,7 @@ macro_rules! shared_store_impl {
 
             // --- signing keys ------------------------------------------------------
 
-            async fn insert_key(&self, key: &charter_core::keys::StoredKey) -> $crate::Result<()> {
+            async fn insert_key_audited(&self, key: &charter_core::keys::StoredKey, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>($crate::codec::INSERT_KEY)
                     .bind(key.kid.as_str())
@@ -566,6 +611,7 @@ macro_rules! shared_store_impl {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query::<$db>($crate::codec::BUMP_KEYS).execute(&mut *tx).await?;
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -575,7 +621,7 @@ macro_rules! shared_store_impl {
                 rows.iter().map($crate::codec::key).collect()
             }
 
-            async fn retire_key(&self, kid: &str, now: charter_core::time::UnixTime) -> $crate::Result<()> {
+            async fn retire_key_audited(&self, kid: &str, now: charter_core::time::UnixTime, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
                 let done =
                     sqlx::query::<$db>($crate::codec::RETIRE_KEY).bind(kid).bind(now.0).execute(&mut *tx).await?;
@@ -583,6 +629,7 @@ macro_rules! shared_store_impl {
                     return Err($crate::StoreError::NotFound(format!("signing key '{kid}'")));
                 }
                 sqlx::query::<$db>($crate::codec::BUMP_KEYS).execute(&mut *tx).await?;
+                Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }

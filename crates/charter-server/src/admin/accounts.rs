@@ -1,6 +1,6 @@
 //! Service users (and, later, end users).
 
-use super::{audit, Actor, AdminError, AdminResult};
+use super::{event, Actor, AdminError, AdminResult};
 use charter_core::client::{Account, AccountKind, Status};
 use charter_core::secret::generate_hex_id;
 use charter_store::{NewAccount, Store};
@@ -50,8 +50,9 @@ pub async fn create_user(store: &dyn Store, actor: &Actor, new: NewUser) -> Admi
         Some(p) => Some(crate::services::password::hash(p).await.map_err(|e| AdminError::Invalid(e.to_string()))?),
         None => None,
     };
+    let created = event(actor, "account.created", None, Some(&new.username), serde_json::json!({"kind": "user"}));
     let account = store
-        .create_account(&NewAccount {
+        .create_account_audited(&NewAccount {
             id: None,
             username: new.username.clone(),
             kind: AccountKind::User,
@@ -61,27 +62,28 @@ pub async fn create_user(store: &dyn Store, actor: &Actor, new: NewUser) -> Admi
             is_superuser: false,
             anonymous_id: generate_hex_id()?,
             created_at: actor.now,
-        })
+        }, Some(&created))
         .await
         .map_err(|e| match e {
             charter_store::StoreError::Conflict(_) => AdminError::Conflict(format!("username '{}' is taken", new.username)),
             other => other.into(),
         })?;
     if let Some(h) = &hash {
-        store.set_account_password(&account.username, Some(h), actor.now).await?;
+        let set = event(actor, "account.password_set", None, Some(&account.username), serde_json::Value::Null);
+        store.set_account_password_audited(&account.username, Some(h), actor.now, Some(&set)).await?;
     }
-    audit(store, actor, "account.created", None, Some(&account.username), serde_json::json!({"kind": "user", "password": hash.is_some()})).await?;
     Ok(account.into())
 }
 
 /// Sets a user's password (Argon2id).
 pub async fn set_password(store: &dyn Store, actor: &Actor, username: &str, password: String) -> AdminResult<()> {
     let hash = crate::services::password::hash(password).await.map_err(|e| AdminError::Invalid(e.to_string()))?;
-    store.set_account_password(username, Some(&hash), actor.now).await.map_err(|e| match e {
+    let set = event(actor, "account.password_set", None, Some(username), serde_json::Value::Null);
+    store.set_account_password_audited(username, Some(&hash), actor.now, Some(&set)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
         other => other.into(),
     })?;
-    audit(store, actor, "account.password_set", None, Some(username), serde_json::Value::Null).await
+    Ok(())
 }
 
 fn check_email(email: Option<&str>) -> AdminResult<()> {
@@ -113,8 +115,9 @@ fn check_username(u: &str) -> AdminResult<()> {
 pub async fn create_service_user(store: &dyn Store, actor: &Actor, new: NewServiceUser) -> AdminResult<AccountView> {
     check_username(&new.username)?;
     check_email(new.email.as_deref())?;
+    let created = event(actor, "account.created", None, Some(&new.username), serde_json::json!({"kind": "service"}));
     let account = store
-        .create_account(&NewAccount {
+        .create_account_audited(&NewAccount {
             id: None,
             username: new.username.clone(),
             kind: AccountKind::Service,
@@ -124,13 +127,12 @@ pub async fn create_service_user(store: &dyn Store, actor: &Actor, new: NewServi
             is_superuser: false,
             anonymous_id: generate_hex_id()?,
             created_at: actor.now,
-        })
+        }, Some(&created))
         .await
         .map_err(|e| match e {
             charter_store::StoreError::Conflict(_) => AdminError::Conflict(format!("username '{}' is taken", new.username)),
             other => other.into(),
         })?;
-    audit(store, actor, "account.created", None, Some(&account.username), serde_json::json!({"kind": "service"})).await?;
     Ok(account.into())
 }
 
@@ -151,11 +153,11 @@ pub async fn set_status(store: &dyn Store, actor: &Actor, username: &str, status
     if current.status == Status::Revoked && status != Status::Revoked {
         return Err(AdminError::Invalid("a revoked account cannot be reactivated; create a new one".into()));
     }
-    store.set_account_status(username, status, actor.now).await.map_err(|e| match e {
+    let changed = event(actor, &format!("account.{}", verb(status)), None, Some(username), serde_json::Value::Null);
+    store.set_account_status_audited(username, status, actor.now, Some(&changed)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
         other => other.into(),
     })?;
-    audit(store, actor, &format!("account.{}", verb(status)), None, Some(username), serde_json::Value::Null).await?;
     get(store, username).await
 }
 

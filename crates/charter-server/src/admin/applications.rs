@@ -2,7 +2,7 @@
 
 use super::accounts::verb;
 use super::secrets::{issue_secret, CreatedSecret};
-use super::{audit, Actor, AdminError, AdminResult};
+use super::{event, Actor, AdminError, AdminResult};
 use charter_core::client::{
     Application, ClientId, ClientType, GrantType, RedirectUri, Status, TokenFormat,
 };
@@ -167,12 +167,7 @@ pub async fn create(store: &dyn Store, actor: &Actor, spec: ApplicationSpec, dig
         created_at: actor.now,
         updated_at: actor.now,
     };
-    store.create_application(&app).await.map_err(|e| match e {
-        charter_store::StoreError::Conflict(_) => AdminError::Conflict(format!("client id '{}' is taken", app.client_id)),
-        other => other.into(),
-    })?;
-    audit(
-        store,
+    let created = event(
         actor,
         "application.created",
         Some(app.client_id.as_str()),
@@ -181,8 +176,11 @@ pub async fn create(store: &dyn Store, actor: &Actor, spec: ApplicationSpec, dig
             "name": app.name, "client_type": app.client_type, "grant_types": app.grant_types,
             "scopes": app.allowed_scopes.to_vec(), "filters": app.filters, "restricted": app.restricted,
         }),
-    )
-    .await?;
+    );
+    store.create_application_audited(&app, Some(&created)).await.map_err(|e| match e {
+        charter_store::StoreError::Conflict(_) => AdminError::Conflict(format!("client id '{}' is taken", app.client_id)),
+        other => other.into(),
+    })?;
     let secret = if client_type == ClientType::Confidential {
         Some(issue_secret(store, actor, app.client_id.as_str(), spec.secret_expires_in, Some("initial".into()), digest).await?)
     } else {
@@ -231,21 +229,14 @@ pub async fn set_status(store: &dyn Store, actor: &Actor, client_id: &str, statu
     }
     app.status = status;
     app.updated_at = actor.now;
-    store.update_application(&app).await?;
-    let revoked_tokens = if status == Status::Revoked {
-        store.revoke_application_tokens(client_id, actor.now).await?
-    } else {
-        0
-    };
-    audit(
-        store,
-        actor,
-        &format!("application.{}", verb(status)),
-        Some(client_id),
-        None,
-        serde_json::json!({"revoked_tokens": revoked_tokens}),
-    )
-    .await?;
+    let changed = event(actor, &format!("application.{}", verb(status)), Some(client_id), None, serde_json::Value::Null);
+    store.update_application_audited(&app, Some(&changed)).await?;
+    if status == Status::Revoked {
+        // Already inactive through the application's status; revoked for good as well.
+        let n = store.revoke_application_tokens(client_id, actor.now).await?;
+        let revoked = event(actor, "application.tokens_revoked", Some(client_id), None, serde_json::json!({"revoked_tokens": n}));
+        store.write_batch(&charter_store::WriteBatch { audit: vec![revoked], ..Default::default() }).await?;
+    }
     view(store, app).await
 }
 
@@ -305,16 +296,8 @@ pub async fn update(store: &dyn Store, actor: &Actor, client_id: &str, change: A
     }
     check_redirects(&app.grant_types, &app.redirect_uris)?;
     app.updated_at = actor.now;
-    store.update_application(&app).await?;
-    let after = view(store, app).await?;
-    audit(
-        store,
-        actor,
-        "application.updated",
-        Some(client_id),
-        None,
-        serde_json::json!({"before": before, "after": after}),
-    )
-    .await?;
+    let after = view(store, app.clone()).await?;
+    let changed = event(actor, "application.updated", Some(client_id), None, serde_json::json!({"before": before, "after": after}));
+    store.update_application_audited(&app, Some(&changed)).await?;
     Ok(after)
 }

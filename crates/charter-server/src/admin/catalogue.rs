@@ -1,6 +1,6 @@
 //! The scope catalogue: resources owned by services, and their scopes.
 
-use super::{audit, Actor, AdminError, AdminResult};
+use super::{audit, event, Actor, AdminError, AdminResult};
 use charter_core::scope::ScopeName;
 use charter_core::scope_policy::{
     check_resource_name, check_scope_against_resources, openedx_default_catalogue, Resource, ScopeDefinition,
@@ -29,8 +29,8 @@ pub async fn create_resource(
         description: description.trim().to_owned(),
         extra_actions,
     };
-    store.upsert_resource(&r).await?;
-    audit(store, actor, "resource.saved", None, None, serde_json::to_value(&r).unwrap_or_default()).await?;
+    let saved = event(actor, "resource.saved", None, None, serde_json::to_value(&r).unwrap_or_default());
+    store.upsert_resource_audited(&r, Some(&saved)).await?;
     Ok(r)
 }
 
@@ -49,17 +49,17 @@ pub async fn create_scope(
     let resources = store.resources().await?;
     check_scope_against_resources(&name, &resources).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let def = ScopeDefinition { name, description: description.trim().to_owned(), translations, is_default };
-    store.upsert_scope(&def).await?;
-    audit(store, actor, "scope.saved", None, None, serde_json::to_value(&def).unwrap_or_default()).await?;
+    let saved = event(actor, "scope.saved", None, None, serde_json::to_value(&def).unwrap_or_default());
+    store.upsert_scope_audited(&def, Some(&saved)).await?;
     Ok(def)
 }
 
 pub async fn delete_scope(store: &dyn Store, actor: &Actor, name: &str) -> AdminResult<()> {
-    store.delete_scope(name).await.map_err(|e| match e {
+    let deleted = event(actor, "scope.deleted", None, None, serde_json::json!({"scope": name}));
+    store.delete_scope_audited(name, Some(&deleted)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no scope '{name}'")),
         other => other.into(),
-    })?;
-    audit(store, actor, "scope.deleted", None, None, serde_json::json!({"scope": name})).await
+    })
 }
 
 /// Loads Open edX's default catalogue into an empty store. Returns whether it did.

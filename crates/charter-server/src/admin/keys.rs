@@ -1,6 +1,6 @@
 //! Signing key administration: list, rotate, export, retire.
 
-use super::{audit, Actor, AdminError, AdminResult};
+use super::{event, Actor, AdminError, AdminResult};
 use charter_core::digest::SealingKey;
 use charter_core::keys::{openedx_jwk_set, KeyRing, KeyState, SigningAlgorithm, SigningKey};
 use charter_store::Store;
@@ -70,8 +70,8 @@ async fn make_key(
 ) -> AdminResult<KeyView> {
     let (_k, stored) =
         SigningKey::generate(alg, sealing, actor.now, activates).map_err(|e| AdminError::Crypto(e.to_string()))?;
-    store.insert_key(&stored).await?;
-    audit(store, actor, "key.rotated", None, None, serde_json::json!({"kid": stored.kid, "alg": alg, "activates_at": activates.0})).await?;
+    let rotated = event(actor, "key.rotated", None, None, serde_json::json!({"kid": stored.kid, "alg": alg, "activates_at": activates.0}));
+    store.insert_key_audited(&stored, Some(&rotated)).await?;
     Ok(KeyView {
         kid: stored.kid,
         alg,
@@ -111,10 +111,10 @@ pub async fn retire(store: &dyn Store, actor: &Actor, sealing: &SealingKey, kid:
     } else {
         None
     };
-    store.retire_key(kid, actor.now).await.map_err(|e| match e {
+    let retired = event(actor, "key.retired", None, None, serde_json::json!({"kid": kid, "successor": successor.as_ref().map(|k| k.kid.clone())}));
+    store.retire_key_audited(kid, actor.now, Some(&retired)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no key '{kid}'")),
         other => other.into(),
     })?;
-    audit(store, actor, "key.retired", None, None, serde_json::json!({"kid": kid, "successor": successor.as_ref().map(|k| k.kid.clone())})).await?;
     Ok(successor)
 }

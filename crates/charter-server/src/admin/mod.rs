@@ -54,6 +54,22 @@ pub struct Actor {
     pub now: UnixTime,
 }
 
+/// The audit event of an administrative change, written by the store in the
+/// change's own transaction (`*_audited`): no change without its record.
+pub(crate) fn event(
+    actor: &Actor,
+    action: &str,
+    client_id: Option<&str>,
+    account: Option<&str>,
+    detail: serde_json::Value,
+) -> AuditEvent {
+    let mut e = AuditEvent::new(actor.now, actor.name.clone(), action, Outcome::Success).detail(detail);
+    e.client_id = client_id.map(str::to_owned);
+    e.account = account.map(str::to_owned);
+    e
+}
+
+/// An audit event that records no change of its own.
 pub(crate) async fn audit(
     store: &dyn Store,
     actor: &Actor,
@@ -62,9 +78,7 @@ pub(crate) async fn audit(
     account: Option<&str>,
     detail: serde_json::Value,
 ) -> AdminResult<()> {
-    let mut e = AuditEvent::new(actor.now, actor.name.clone(), action, Outcome::Success).detail(detail);
-    e.client_id = client_id.map(str::to_owned);
-    e.account = account.map(str::to_owned);
+    let e = event(actor, action, client_id, account, detail);
     store.write_batch(&WriteBatch { audit: vec![e], ..Default::default() }).await?;
     Ok(())
 }

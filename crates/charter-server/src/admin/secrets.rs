@@ -1,7 +1,7 @@
 //! Client secrets: several live at once, each with an optional expiry, so a
 //! secret can be rotated with overlap. A secret is shown once, when made.
 
-use super::{audit, Actor, AdminError, AdminResult};
+use super::{event, Actor, AdminError, AdminResult};
 use charter_core::client::ClientSecret;
 use charter_core::digest::DigestKey;
 use charter_core::time::UnixTime;
@@ -48,19 +48,11 @@ pub async fn issue_secret(
         expires_at: expires_in.map(|s| actor.now.plus(s)),
         revoked_at: None,
     };
-    store.add_secret(client_id, &secret).await.map_err(|e| match e {
+    let created = event(actor, "secret.created", Some(client_id), None, serde_json::json!({"secret_id": secret.id, "expires_at": secret.expires_at}));
+    store.add_secret_audited(client_id, &secret, Some(&created)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no application '{client_id}'")),
         other => other.into(),
     })?;
-    audit(
-        store,
-        actor,
-        "secret.created",
-        Some(client_id),
-        None,
-        serde_json::json!({"secret_id": secret.id, "expires_at": secret.expires_at}),
-    )
-    .await?;
     Ok(CreatedSecret {
         client_id: client_id.to_owned(),
         secret_id: secret.id,
@@ -87,11 +79,11 @@ pub async fn list(store: &dyn Store, client_id: &str, now: UnixTime) -> AdminRes
 }
 
 pub async fn revoke(store: &dyn Store, actor: &Actor, client_id: &str, secret_id: &str) -> AdminResult<()> {
-    store.revoke_secret(client_id, secret_id, actor.now).await.map_err(|e| match e {
+    let revoked = event(actor, "secret.revoked", Some(client_id), None, serde_json::json!({"secret_id": secret_id}));
+    store.revoke_secret_audited(client_id, secret_id, actor.now, Some(&revoked)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no secret '{secret_id}' of '{client_id}'")),
         other => other.into(),
-    })?;
-    audit(store, actor, "secret.revoked", Some(client_id), None, serde_json::json!({"secret_id": secret_id})).await
+    })
 }
 
 /// Makes a secret expire `in_seconds` from now (0: at once): the old half of a rotation.
@@ -100,11 +92,11 @@ pub async fn expire(store: &dyn Store, actor: &Actor, client_id: &str, secret_id
         return Err(AdminError::Invalid("the delay must not be negative".into()));
     }
     let at = actor.now.plus(in_seconds);
-    store.set_secret_expiry(client_id, secret_id, Some(at)).await.map_err(|e| match e {
+    let set = event(actor, "secret.expiry_set", Some(client_id), None, serde_json::json!({"secret_id": secret_id, "expires_at": at.0}));
+    store.set_secret_expiry_audited(client_id, secret_id, Some(at), Some(&set)).await.map_err(|e| match e {
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no secret '{secret_id}' of '{client_id}'")),
         other => other.into(),
-    })?;
-    audit(store, actor, "secret.expiry_set", Some(client_id), None, serde_json::json!({"secret_id": secret_id, "expires_at": at.0})).await
+    })
 }
 
 /// Rotation in one step: a new secret now, and every other live secret
