@@ -23,6 +23,12 @@ pub enum OAuthErrorCode {
     UnsupportedTokenType,
     /// RFC 6749 §4.1.2.1: the resource owner or server denied the request.
     AccessDenied,
+    /// RFC 6749 §4.1.2.1: the server does not support this response type.
+    UnsupportedResponseType,
+    /// OpenID Connect Core §3.1.2.6: `prompt=none` and the user is not signed in.
+    LoginRequired,
+    /// OpenID Connect Core §3.1.2.6: `prompt=none` and consent is needed.
+    ConsentRequired,
     /// RFC 6749 §4.1.2.1: the server met an unexpected condition.
     ServerError,
     /// RFC 6749 §4.1.2.1: the server is temporarily unable to handle the request.
@@ -40,6 +46,9 @@ impl OAuthErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

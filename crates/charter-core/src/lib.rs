@@ -6,6 +6,7 @@
 //! crate by the `charter` binary.
 
 pub mod audit;
+pub mod browser;
 pub mod claims;
 pub mod client;
 pub mod client_auth;

@@ -12,11 +12,14 @@ pub fn authorization_server_metadata(
     let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
     serde_json::json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
         "token_endpoint": format!("{base}/oauth2/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
-        "response_types_supported": [],
+        "grant_types_supported": ["authorization_code", "client_credentials", "password", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "response_types_supported": ["code"],
         "scopes_supported": scopes,
         "introspection_endpoint": format!("{base}/oauth2/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

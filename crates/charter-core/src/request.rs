@@ -59,6 +59,11 @@ impl FormParams {
         self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Every parameter with a value, in name order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of a parameter the request cannot go without.
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)

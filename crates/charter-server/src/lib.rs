@@ -7,9 +7,11 @@
 pub mod admin;
 pub mod clock;
 pub mod form;
+pub mod i18n;
 pub mod metrics;
 pub mod observations;
 pub mod oauth_response;
+pub mod pages;
 pub mod routes;
 pub mod services;
 pub mod settings;

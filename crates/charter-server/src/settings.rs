@@ -17,6 +17,8 @@ pub struct ServerSettings {
     pub key_rotation_delay: i64,
     /// Requests queued for the journal before callers wait.
     pub journal_queue: usize,
+    /// Accept the PKCE method `plain` (RFC 7636 §4.2 allows refusing it; off by default).
+    pub allow_plain_pkce: bool,
     pub tokens: TokenSettings,
 }
 
@@ -28,6 +30,7 @@ impl Default for ServerSettings {
             signing_alg: SigningAlgorithm::RS256,
             key_rotation_delay: 3600,
             journal_queue: 8192,
+            allow_plain_pkce: false,
             tokens: TokenSettings::default(),
         }
     }

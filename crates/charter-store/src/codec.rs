@@ -692,3 +692,75 @@ mod tests {
         assert_eq!(pow2_chunks(300, 64).len(), 4 + 3);
     }
 }
+
+// --- browser sign-in -----------------------------------------------------------------
+
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions (id, digest, account_id, csrf, auth_time, expires_at, revoked_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const SESSION_BY_ID: &str = concat!(
+    "SELECT s.id AS ses_id, s.digest AS ses_digest, s.account_id AS ses_account_id, s.csrf AS ses_csrf, \
+     s.auth_time AS ses_auth_time, s.expires_at AS ses_expires_at, s.revoked_at AS ses_revoked_at, ",
+    account_cols!(),
+    " FROM sessions s JOIN accounts o ON o.id = s.account_id WHERE s.id = $1"
+);
+pub(crate) const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+pub(crate) const INSERT_CODE: &str = "INSERT INTO authorization_codes (id, digest, application_id, client_id, account_id, \
+    redirect_uri, scopes, code_challenge, code_challenge_method, nonce, auth_time, issued_at, expires_at, used_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+pub(crate) const CODE_BY_ID: &str = "SELECT id, digest, application_id, client_id, account_id, redirect_uri, scopes, \
+    code_challenge, code_challenge_method, nonce, auth_time, issued_at, expires_at, used_at \
+    FROM authorization_codes WHERE id = $1";
+pub(crate) const REDEEM_CODE: &str = "UPDATE authorization_codes SET used_at = $2, access_token_id = $3, refresh_family = $4 \
+    WHERE id = $1 AND used_at IS NULL";
+pub(crate) const CODE_ISSUED: &str = "SELECT access_token_id, refresh_family FROM authorization_codes WHERE id = $1";
+pub(crate) const REVOKE_TOKEN_BY_ID: &str = "UPDATE access_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+pub(crate) const CONSENT: &str = "SELECT scopes FROM consents WHERE account_id = $1 AND application_id = $2";
+pub(crate) const UPSERT_CONSENT: &str = "INSERT INTO consents (account_id, application_id, scopes, granted_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, application_id) DO UPDATE SET scopes = excluded.scopes, \
+    granted_at = excluded.granted_at";
+
+pub(crate) fn session(r: &impl Cols) -> Result<charter_core::browser::SessionRecord> {
+    Ok(charter_core::browser::SessionRecord {
+        id: r.text("ses_id")?,
+        digest: digest32("sessions.digest", r.blob("ses_digest")?)?,
+        account_id: r.int("ses_account_id")?,
+        csrf: r.text("ses_csrf")?,
+        auth_time: UnixTime(r.int("ses_auth_time")?),
+        expires_at: UnixTime(r.int("ses_expires_at")?),
+        revoked_at: r.opt_int("ses_revoked_at")?.map(UnixTime),
+    })
+}
+
+pub(crate) fn code(r: &impl Cols) -> Result<charter_core::browser::CodeRecord> {
+    use charter_core::browser::{PkceChallenge, PkceMethod};
+    let pkce = match (r.opt_text("code_challenge")?, r.opt_text("code_challenge_method")?) {
+        (Some(challenge), Some(m)) => {
+            let method = match m.as_str() {
+                "S256" => PkceMethod::S256,
+                "plain" => PkceMethod::Plain,
+                other => return Err(corrupt("authorization_codes.code_challenge_method", other)),
+            };
+            Some(PkceChallenge { challenge, method })
+        }
+        _ => None,
+    };
+    Ok(charter_core::browser::CodeRecord {
+        id: r.text("id")?,
+        digest: digest32("authorization_codes.digest", r.blob("digest")?)?,
+        application_id: r.text("application_id")?,
+        client_id: r.text("client_id")?,
+        account_id: r.int("account_id")?,
+        redirect_uri: r.text("redirect_uri")?,
+        scopes: scope_set("authorization_codes.scopes", &r.text("scopes")?)?,
+        pkce,
+        nonce: r.opt_text("nonce")?,
+        auth_time: UnixTime(r.int("auth_time")?),
+        issued_at: UnixTime(r.int("issued_at")?),
+        expires_at: UnixTime(r.int("expires_at")?),
+        used_at: r.opt_int("used_at")?.map(UnixTime),
+    })
+}
+
+pub(crate) fn consent_scopes(r: &impl Cols) -> Result<ScopeSet> {
+    scope_set("consents.scopes", &r.text("scopes")?)
+}

@@ -47,6 +47,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     user_logins(s).await;
     refresh_tokens(s).await;
     audited_changes(s).await;
+    browser_sign_in(s).await;
     journal(store.clone()).await;
 }
 
@@ -1008,4 +1009,61 @@ pub async fn audited_changes(store: &dyn Store) {
     let mine: Vec<&str> = events.iter().filter(|e| e.event.account.as_deref() == Some(name.as_str())).map(|e| e.event.action.as_str()).collect();
     assert_eq!(mine, ["test.suspended", "test.created"]);
     assert!(!events.iter().any(|e| e.event.action == "test.duplicate" || e.event.action == "test.missing"));
+}
+
+/// Sessions, authorization codes (single use, with what they issued) and remembered consent.
+pub async fn browser_sign_in(store: &dyn Store) {
+    use charter_core::browser::{CodeRecord, PkceChallenge, PkceMethod, SessionRecord};
+    let (owner, app) = app(store).await;
+    let session = SessionRecord {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        digest: digest(),
+        account_id: owner.id,
+        csrf: "csrf-token".into(),
+        auth_time: NOW,
+        expires_at: NOW.plus(3600),
+        revoked_at: None,
+    };
+    store.insert_session(&session).await.unwrap();
+    let (s, a) = store.session_by_id(&session.id).await.unwrap().unwrap();
+    assert_eq!((s.clone(), a.id), (session.clone(), owner.id));
+    store.revoke_session(&session.id, NOW.plus(1)).await.unwrap();
+    assert_eq!(store.session_by_id(&session.id).await.unwrap().unwrap().0.revoked_at, Some(NOW.plus(1)));
+    assert!(store.session_by_id("nope").await.unwrap().is_none());
+
+    let code = CodeRecord {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        digest: digest(),
+        application_id: app.id.clone(),
+        client_id: app.client_id.as_str().to_owned(),
+        account_id: owner.id,
+        redirect_uri: "https://app.example.com/cb".into(),
+        scopes: scopes("read grades:read"),
+        pkce: Some(PkceChallenge { challenge: "c".repeat(43), method: PkceMethod::S256 }),
+        nonce: Some("n-1".into()),
+        auth_time: NOW,
+        issued_at: NOW,
+        expires_at: NOW.plus(60),
+        used_at: None,
+    };
+    store.insert_code(&code).await.unwrap();
+    assert_eq!(store.code_by_id(&code.id).await.unwrap().unwrap(), code);
+    let t = token(&app, &owner, true);
+    let r = refresh_for(&t, None);
+    let batch = WriteBatch { tokens: vec![t.clone()], refresh_tokens: vec![r.clone()], ..WriteBatch::default() };
+    assert!(store.redeem_code(&code.id, NOW.plus(2), &t.id, Some(&r.family_id), &batch).await.unwrap());
+    assert_eq!(store.code_by_id(&code.id).await.unwrap().unwrap().used_at, Some(NOW.plus(2)));
+    let t2 = token(&app, &owner, true);
+    let again = WriteBatch { tokens: vec![t2.clone()], ..WriteBatch::default() };
+    assert!(!store.redeem_code(&code.id, NOW.plus(3), &t2.id, None, &again).await.unwrap());
+    assert!(store.token_by_id(&t2.id).await.unwrap().is_none(), "nothing written for a used code");
+    // The reuse revokes the access token and the refresh family the first use issued.
+    assert!(store.revoke_code_tokens(&code.id, NOW.plus(4)).await.unwrap() >= 2);
+    assert_eq!(store.token_by_id(&t.id).await.unwrap().unwrap().record.revoked_at, Some(NOW.plus(4)));
+    assert!(store.refresh_token_by_id(&r.id).await.unwrap().unwrap().record.revoked_at.is_some());
+
+    assert!(store.consent(owner.id, &app.id).await.unwrap().is_none());
+    store.grant_consent(owner.id, &app.id, &scopes("read"), NOW).await.unwrap();
+    store.grant_consent(owner.id, &app.id, &scopes("grades:read"), NOW.plus(1)).await.unwrap();
+    assert_eq!(store.consent(owner.id, &app.id).await.unwrap(), Some(scopes("grades:read read")), "consent accumulates");
 }

@@ -157,6 +157,37 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every refresh token of the family and the access tokens issued with them; returns
     /// how many refresh tokens were newly revoked.
     async fn revoke_refresh_family(&self, family_id: &str, at: UnixTime) -> Result<u64>;
+    // --- browser sign-in ---------------------------------------------------
+    async fn insert_session(&self, session: &charter_core::browser::SessionRecord) -> Result<()>;
+    /// A session by id, with its account.
+    async fn session_by_id(&self, id: &str) -> Result<Option<(charter_core::browser::SessionRecord, Account)>>;
+    async fn revoke_session(&self, id: &str, at: UnixTime) -> Result<()>;
+    async fn insert_code(&self, code: &charter_core::browser::CodeRecord) -> Result<()>;
+    async fn code_by_id(&self, id: &str) -> Result<Option<charter_core::browser::CodeRecord>>;
+    /// Redemption, atomically: marks the code used at `at` (only if unused) and records what it
+    /// was exchanged for, then writes `batch`. `false` (and nothing written) when already used.
+    async fn redeem_code(
+        &self,
+        id: &str,
+        at: UnixTime,
+        access_token_id: &str,
+        refresh_family: Option<&str>,
+        batch: &WriteBatch,
+    ) -> Result<bool>;
+    /// A code presented twice: revokes what its first use issued (RFC 6749 §4.1.2). Returns how
+    /// many tokens were newly revoked.
+    async fn revoke_code_tokens(&self, id: &str, at: UnixTime) -> Result<u64>;
+    /// The scopes a user has granted an application.
+    async fn consent(&self, account_id: i64, application_id: &str) -> Result<Option<charter_core::scope::ScopeSet>>;
+    /// Adds `scopes` to what the user has granted the application.
+    async fn grant_consent(
+        &self,
+        account_id: i64,
+        application_id: &str,
+        scopes: &charter_core::scope::ScopeSet,
+        at: UnixTime,
+    ) -> Result<()>;
+
     /// Revokes every unrevoked access token of the application; returns how many.
     async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64> {
         self.revoke_application_tokens_audited(client_id, now, None).await

@@ -528,6 +528,144 @@ macro_rules! shared_store_impl {
                 Ok(done.rows_affected())
             }
 
+            async fn insert_session(&self, s: &charter_core::browser::SessionRecord) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::INSERT_SESSION)
+                    .bind(s.id.as_str())
+                    .bind(&s.digest[..])
+                    .bind(s.account_id)
+                    .bind(s.csrf.as_str())
+                    .bind(s.auth_time.0)
+                    .bind(s.expires_at.0)
+                    .bind(s.revoked_at.map(|t| t.0))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session_by_id(
+                &self,
+                id: &str,
+            ) -> $crate::Result<Option<(charter_core::browser::SessionRecord, charter_core::client::Account)>> {
+                let row = sqlx::query::<$db>($crate::codec::SESSION_BY_ID).bind(id).fetch_optional(&self.pool).await?;
+                match row {
+                    Some(r) => Ok(Some(($crate::codec::session(&r)?, $crate::codec::account(&r)?))),
+                    None => Ok(None),
+                }
+            }
+
+            async fn revoke_session(&self, id: &str, at: charter_core::time::UnixTime) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::REVOKE_SESSION).bind(id).bind(at.0).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_code(&self, c: &charter_core::browser::CodeRecord) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::INSERT_CODE)
+                    .bind(c.id.as_str())
+                    .bind(&c.digest[..])
+                    .bind(c.application_id.as_str())
+                    .bind(c.client_id.as_str())
+                    .bind(c.account_id)
+                    .bind(c.redirect_uri.as_str())
+                    .bind(c.scopes.to_space_separated())
+                    .bind(c.pkce.as_ref().map(|p| p.challenge.as_str()))
+                    .bind(c.pkce.as_ref().map(|p| p.method.as_str()))
+                    .bind(c.nonce.as_deref())
+                    .bind(c.auth_time.0)
+                    .bind(c.issued_at.0)
+                    .bind(c.expires_at.0)
+                    .bind(c.used_at.map(|t| t.0))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn code_by_id(&self, id: &str) -> $crate::Result<Option<charter_core::browser::CodeRecord>> {
+                let row = sqlx::query::<$db>($crate::codec::CODE_BY_ID).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::codec::code).transpose()
+            }
+
+            async fn redeem_code(
+                &self,
+                id: &str,
+                at: charter_core::time::UnixTime,
+                access_token_id: &str,
+                refresh_family: Option<&str>,
+                batch: &$crate::WriteBatch,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query::<$db>($crate::codec::REDEEM_CODE)
+                    .bind(id)
+                    .bind(at.0)
+                    .bind(access_token_id)
+                    .bind(refresh_family)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                Self::write_batch_in(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_code_tokens(&self, id: &str, at: charter_core::time::UnixTime) -> $crate::Result<u64> {
+                use $crate::codec::Cols as _;
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query::<$db>($crate::codec::CODE_ISSUED).bind(id).fetch_optional(&mut *tx).await?;
+                let mut n = 0;
+                if let Some(r) = row {
+                    if let Some(access) = r.opt_text("access_token_id")? {
+                        n += sqlx::query::<$db>($crate::codec::REVOKE_TOKEN_BY_ID).bind(access.as_str()).bind(at.0).execute(&mut *tx).await?.rows_affected();
+                    }
+                    if let Some(family) = r.opt_text("refresh_family")? {
+                        n += sqlx::query::<$db>($crate::codec::REVOKE_FAMILY_ACCESS).bind(family.as_str()).bind(at.0).execute(&mut *tx).await?.rows_affected();
+                        n += sqlx::query::<$db>($crate::codec::REVOKE_FAMILY).bind(family.as_str()).bind(at.0).execute(&mut *tx).await?.rows_affected();
+                    }
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn consent(
+                &self,
+                account_id: i64,
+                application_id: &str,
+            ) -> $crate::Result<Option<charter_core::scope::ScopeSet>> {
+                let row = sqlx::query::<$db>($crate::codec::CONSENT).bind(account_id).bind(application_id).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::codec::consent_scopes).transpose()
+            }
+
+            async fn grant_consent(
+                &self,
+                account_id: i64,
+                application_id: &str,
+                scopes: &charter_core::scope::ScopeSet,
+                at: charter_core::time::UnixTime,
+            ) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                let before = sqlx::query::<$db>($crate::codec::CONSENT).bind(account_id).bind(application_id).fetch_optional(&mut *tx).await?;
+                let union = match before {
+                    Some(r) => $crate::codec::consent_scopes(&r)?.union(scopes),
+                    None => scopes.clone(),
+                };
+                sqlx::query::<$db>($crate::codec::UPSERT_CONSENT)
+                    .bind(account_id)
+                    .bind(application_id)
+                    .bind(union.to_space_separated())
+                    .bind(at.0)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn revoke_application_tokens_audited(
                 &self,
                 client_id: &str,

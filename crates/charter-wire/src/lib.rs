@@ -17,7 +17,7 @@ pub const OBSERVATIONS_PATH: &str = "/api/v1/observations";
 pub const MAX_DECISIONS_PER_BATCH: usize = 1000;
 
 /// What the resource server's enforcement decided (or would have decided).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Let through, and enforcement would have let it through.
@@ -29,7 +29,7 @@ pub enum Decision {
 }
 
 /// The mode the route (or application) was in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     Enforce,

@@ -69,7 +69,8 @@ pub struct AccessGrant {
     pub expires_at: UnixTime,
 }
 
-pub(crate) fn choose_format(
+/// The token format for a request (see [`Endpoint`] and [`RequestedTokenType`]).
+pub fn choose_format(
     app: &Application,
     endpoint: Endpoint,
     requested: RequestedTokenType,
@@ -82,7 +83,7 @@ pub(crate) fn choose_format(
 }
 
 /// Every filter of the application, plus `user:me` when its grant is not client-credentials.
-pub(crate) fn token_filters(app: &Application) -> Vec<Filter> {
+pub fn token_filters(app: &Application) -> Vec<Filter> {
     let mut f = app.filters.clone();
     if app.primary_grant() != GrantType::ClientCredentials && !f.contains(&Filter::UserMe) {
         f.push(Filter::UserMe);

@@ -1,6 +1,7 @@
 //! The router: every route Charter serves, in one place.
 
 mod api;
+mod browser;
 mod catalogue;
 mod discovery;
 mod health;
@@ -21,6 +22,9 @@ pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/access_token", post(oauth::access_token))
+        .route("/oauth2/authorize", get(browser::authorize).post(browser::decide))
+        .route("/login", get(browser::login_page).post(browser::login))
+        .route("/logout", post(browser::logout))
         .route("/oauth2/access_token/", post(oauth::access_token))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))

@@ -50,9 +50,10 @@ pub async fn token(state: &AppState, form: &ProtocolForm, endpoint: Endpoint) ->
             let req = RefreshRequest { scope: form.params.get("scope"), token_type: requested_type, endpoint };
             refresh_grant(state, &client, form, &req, now).await
         }
-        "authorization_code" => Err(OAuthError::unsupported_grant_type(format!(
-            "the {grant_type} grant is not enabled on this server"
-        ))),
+        "authorization_code" => {
+            let req = AuthorizationCodeRequest { token_type: requested_type, endpoint };
+            code_grant(state, &client, form, &req, now).await
+        }
         other => Err(OAuthError::unsupported_grant_type(format!(
             "unknown grant_type '{}'",
             other.chars().filter(|c| !c.is_control()).take(60).collect::<String>()
@@ -123,6 +124,78 @@ enum Refresh {
     Start,
     /// The rotation of this token: the new one continues its family.
     Rotate(Box<RefreshTokenState>),
+    /// A new family, for the redemption of this authorization code.
+    Code(String),
+}
+
+struct AuthorizationCodeRequest {
+    token_type: RequestedTokenType,
+    endpoint: Endpoint,
+}
+
+/// RFC 6749 §4.1.3: the code exchanged, once, by the client it was issued to, at
+/// the same redirect URI, with the PKCE verifier (RFC 7636 §4.5) when it had a challenge.
+async fn code_grant(
+    state: &AppState,
+    client: &ClientRecord,
+    form: &ProtocolForm,
+    req: &AuthorizationCodeRequest,
+    now: UnixTime,
+) -> Result<(AccessGrant, Refresh), OAuthError> {
+    let app = &client.application;
+    if !app.allows_grant(charter_core::client::GrantType::AuthorizationCode) {
+        return Err(OAuthError::unauthorized_client("the application is not allowed the authorization code grant"));
+    }
+    let value = form.params.require("code")?;
+    let invalid = || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
+    let (id, secret) = split_opaque(value).ok_or_else(invalid)?;
+    let code = state.store.code_by_id(id).await.map_err(|e| unavailable(&e))?;
+    let code = code.filter(|c| state.digest_key.verify(secret.as_bytes(), &c.digest)).ok_or_else(invalid)?;
+    if code.client_id != app.client_id.as_str() {
+        return Err(invalid());
+    }
+    if code.used_at.is_some() {
+        // RFC 6749 §4.1.2: a code used twice revokes what it already issued.
+        let n = state.store.revoke_code_tokens(&code.id, now).await.map_err(|e| unavailable(&e))?;
+        tracing::warn!(client = %code.client_id, revoked = n, "an authorization code was presented twice; its tokens are revoked");
+        return Err(invalid());
+    }
+    if code.expires_at <= now {
+        return Err(invalid());
+    }
+    match form.params.get("redirect_uri") {
+        Some(r) if r == code.redirect_uri => {}
+        None if app.redirect_uris.len() == 1 => {}
+        _ => return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")),
+    }
+    match (&code.pkce, form.params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if challenge.verify(verifier) => {}
+        (Some(_), _) => return Err(OAuthError::invalid_grant("the PKCE code_verifier does not match")),
+        (None, Some(_)) => return Err(OAuthError::invalid_grant("the authorization request carried no code_challenge")),
+        (None, None) => {}
+    }
+    let user = state.store.account_by_id(code.account_id).await.map_err(|e| unavailable(&e))?.ok_or_else(invalid)?;
+    if user.status != charter_core::client::Status::Active {
+        return Err(OAuthError::invalid_grant("the account is disabled"));
+    }
+    let (format, response_type) = charter_core::grant::choose_format(app, req.endpoint, req.token_type);
+    let expires_at = if app.restricted && format == charter_core::client::TokenFormat::Opaque {
+        UnixTime::EPOCH
+    } else {
+        now.plus(state.settings.tokens.access_token_ttl)
+    };
+    let grant = AccessGrant {
+        application: app.clone(),
+        subject: user,
+        scopes: code.scopes.clone(),
+        filters: charter_core::grant::token_filters(app),
+        grant_type: charter_core::client::GrantType::AuthorizationCode,
+        format,
+        response_type,
+        issued_at: now,
+        expires_at,
+    };
+    Ok((grant, Refresh::Code(code.id)))
 }
 
 /// The refresh token grant: the token found by its id half and its secret half
@@ -198,7 +271,7 @@ async fn issue(
     };
     let (refresh_record, rotating) = match &refresh {
         Refresh::None => (None, None),
-        Refresh::Start => {
+        Refresh::Start | Refresh::Code(_) => {
             let r = charter_core::refresh::mint(&grant, &minted.record.id, None, &grant.scopes, grant.grant_type, ttl, &state.digest_key, now)
                 .map_err(key_error)?;
             response.refresh_token = Some(r.value);
@@ -229,6 +302,20 @@ async fn issue(
         ..Default::default()
     };
     match (rotating, &refresh) {
+        (_, Refresh::Code(code_id)) => {
+            let access_id = batch.tokens.first().map(|t| t.id.clone()).unwrap_or_default();
+            let family = batch.refresh_tokens.first().map(|r| r.family_id.clone());
+            let redeemed = state
+                .store
+                .redeem_code(code_id, now, &access_id, family.as_deref(), &batch)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if !redeemed {
+                // Two redemptions raced: the loser revokes what the winner got.
+                let _ = state.store.revoke_code_tokens(code_id, now).await;
+                return Err(OAuthError::invalid_grant("the authorization code is invalid, expired or already used"));
+            }
+        }
         (Some(old_id), Refresh::Rotate(old)) => {
             // Check-and-set in one transaction: of two concurrent uses, one wins.
             let rotated = state.store.rotate_refresh_token(&old_id, now, &batch).await.map_err(|e| unavailable(&e))?;

@@ -65,6 +65,6 @@ both_backends!(discovery_documents, |app: TestApp| async move {
         assert!(md["revocation_endpoint"].as_str().unwrap().ends_with("/oauth2/revoke"));
         assert!(md["jwks_uri"].as_str().unwrap().ends_with("/.well-known/jwks.json"));
         assert_eq!(md["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
-        assert_eq!(md["grant_types_supported"], serde_json::json!(["client_credentials", "password", "refresh_token"]));
+        assert_eq!(md["grant_types_supported"], serde_json::json!(["authorization_code", "client_credentials", "password", "refresh_token"]));
     }
 });

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod audit_and_metrics;
+mod authorization_code;
 mod cli;
 mod guard;
 mod hostile_input;

@@ -102,8 +102,10 @@ both_backends!(grants_not_allowed_or_unknown, |app: TestApp| async move {
     let c = app.client("g", |_| {}).await;
     let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("unsupported_grant_type")));
-    let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "authorization_code"), ("code", "x")]).await;
+    let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "authorization_code"), ("code", "x")]).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("unauthorized_client")));
     let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
     let (s, _, b) = app.post_form("/oauth2/token", Some((&c.client_id, &c.secret)), &[("grant_type", "password"), ("username", "x"), ("password", "y")]).await;

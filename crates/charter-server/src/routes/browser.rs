@@ -1,0 +1,321 @@
+//! The end-user pages: sign in, sign out, and the authorization endpoint with its consent page.
+
+use crate::i18n::Lang;
+use crate::pages::{self, language_links, ConsentPage, LoginPage, ScopeLine};
+use crate::services::browser::{
+    self as b, current_session, lang, refuse, safe_next, set_cookie, validate, AuthorizeFailure, LANG_COOKIE,
+    LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+};
+use crate::services::password;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use charter_core::audit::{AuditEvent, Outcome};
+use charter_core::browser::{new_code, new_session, AuthorizationRequest, Prompt};
+use charter_core::client::{Account, ClientType};
+use charter_core::filter::Filter;
+use charter_core::request::FormParams;
+use charter_core::OAuthErrorCode;
+use std::net::SocketAddr;
+use subtle::ConstantTimeEq;
+
+fn query_pairs(q: &FormParams) -> Vec<(String, String)> {
+    q.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+fn see_other(to: &str) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    crate::oauth_response::no_store(r.headers_mut());
+    r
+}
+
+fn with_cookie(mut r: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// Remembers an explicit language choice for the next pages.
+fn remember_lang(state: &AppState, r: Response, explicit: Option<&str>, chosen: Lang) -> Response {
+    match explicit {
+        Some(_) => with_cookie(r, set_cookie(state, LANG_COOKIE, chosen.code(), 365 * 86_400)),
+        None => r,
+    }
+}
+
+fn unavailable_page(l: Lang) -> Response {
+    pages::error(StatusCode::SERVICE_UNAVAILABLE, l, vec![], l.t("error-bad-request", &[("detail", "temporarily unavailable")]))
+}
+
+// --- sign in / out ---------------------------------------------------------------
+
+/// `GET /login?next=…`
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let q = FormParams::parse(q.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let l = lang(&headers, q.get("lang"));
+    let csrf = match b::cookie(&headers, LOGIN_CSRF_COOKIE).filter(|c| c.len() == 43) {
+        Some(c) => c.to_owned(),
+        None => charter_core::secret::generate_secret().unwrap_or_default(),
+    };
+    let page = LoginPage {
+        lang: l,
+        langs: language_links(l, "/login", &query_pairs(&q)),
+        csrf: csrf.clone(),
+        next: safe_next(q.get("next")),
+        username: String::new(),
+        error: None,
+    };
+    let r = pages::render(StatusCode::OK, &page);
+    let r = with_cookie(r, set_cookie(&state, LOGIN_CSRF_COOKIE, &csrf, 3600));
+    remember_lang(&state, r, q.get("lang"), l)
+}
+
+/// `POST /login`: the login form. Throttled per account and per client address.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let l = lang(&headers, None);
+    let now = state.clock.now();
+    let Ok(f) = FormParams::parse(&body) else {
+        return pages::error(StatusCode::BAD_REQUEST, l, vec![], l.t("error-csrf", &[]));
+    };
+    let expected = b::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
+    let given = f.get("csrf").unwrap_or("");
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
+    }
+    let next = safe_next(f.get("next"));
+    let username = f.get("username").unwrap_or("").to_owned();
+    let secret = f.get("password").unwrap_or("").to_owned();
+    let retry = |msg: String| {
+        let page = LoginPage { lang: l, langs: vec![], csrf: given.to_owned(), next: next.clone(), username: username.clone(), error: Some(msg) };
+        pages::render(StatusCode::UNAUTHORIZED, &page)
+    };
+    let source = peer.ip().to_string();
+    let key = username.to_lowercase();
+    let Ok((by_account, by_source)) = state
+        .store
+        .login_failures_since(&key, &source, now.minus(charter_core::login_throttle::WINDOW))
+        .await
+    else {
+        return unavailable_page(l);
+    };
+    if !charter_core::login_throttle::allowed(by_account, by_source) {
+        return retry(l.t("login-throttled", &[]));
+    }
+    let found = match state.store.login_account(&username).await {
+        Ok(f) => f,
+        Err(_) => return unavailable_page(l),
+    };
+    let (account, hash) = match found {
+        Some((a, h)) => (Some(a), h),
+        None => (None, None),
+    };
+    let ok = password::verify(secret, hash).await;
+    let user = match account {
+        Some(a) if ok && a.status == charter_core::client::Status::Active => a,
+        _ => {
+            let _ = state.store.record_login_failure(now, &key, &source).await;
+            let event = AuditEvent::new(now, "anonymous", "login.failed", Outcome::Failure).account(key.clone()).source(Some(source));
+            let _ = crate::services::client_auth::commit_audit(&state, event).await;
+            return retry(l.t("login-failed", &[]));
+        }
+    };
+    let Ok((cookie_value, session)) = new_session(&user, &state.digest_key, now) else {
+        return unavailable_page(l);
+    };
+    if state.store.insert_session(&session).await.is_err() {
+        return unavailable_page(l);
+    }
+    let event = AuditEvent::new(now, format!("user:{}", user.username), "login.succeeded", Outcome::Success)
+        .account(user.username.clone())
+        .source(Some(source));
+    let _ = crate::services::client_auth::commit_audit(&state, event).await;
+    let r = see_other(&next);
+    let r = with_cookie(r, set_cookie(&state, SESSION_COOKIE, &cookie_value, charter_core::browser::SESSION_TTL));
+    with_cookie(r, set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0))
+}
+
+/// `POST /logout` (with the session's anti-forgery token).
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let l = lang(&headers, None);
+    let now = state.clock.now();
+    let f = FormParams::parse(&body).unwrap_or_default();
+    if let Ok(Some((s, _))) = current_session(&state, &headers, now).await {
+        if !bool::from(s.csrf.as_bytes().ct_eq(f.get("csrf").unwrap_or("").as_bytes())) {
+            return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
+        }
+        let _ = state.store.revoke_session(&s.id, now).await;
+    }
+    with_cookie(see_other("/login"), set_cookie(&state, SESSION_COOKIE, "", 0))
+}
+
+// --- authorization endpoint --------------------------------------------------------
+
+/// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
+pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let raw = raw.unwrap_or_default();
+    let explicit = FormParams::parse(raw.as_bytes()).ok().and_then(|q| q.get("lang").map(str::to_owned));
+    let l = lang(&headers, explicit.as_deref());
+    let q = match FormParams::parse(raw.as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, l, vec![], l.t("error-bad-request", &[("detail", &e.description)])),
+    };
+    let langs = language_links(l, "/oauth2/authorize", &query_pairs(&q));
+    let req = match validate(&state, &q, l).await {
+        Ok(r) => r,
+        Err(AuthorizeFailure::Page(msg)) => return pages::error(StatusCode::BAD_REQUEST, l, langs, msg),
+        Err(AuthorizeFailure::Redirect(to)) => return see_other(&to),
+    };
+    let now = state.clock.now();
+    let session = match current_session(&state, &headers, now).await {
+        Ok(s) => s,
+        Err(_) => return unavailable_page(l),
+    };
+    // prompt=login: a sign-in from the last minute counts, anything older does not.
+    let session = session.filter(|(s, _)| req.prompt != Prompt::Login || now.0 - s.auth_time.0 <= 60);
+    let Some((session, user)) = session else {
+        if req.prompt == Prompt::None {
+            return see_other(&refuse(&req, OAuthErrorCode::LoginRequired, "the user is not signed in"));
+        }
+        let next = format!("/oauth2/authorize?{raw}");
+        return remember_lang(&state, see_other(&b::with_query("/login", &[("next", &next)])), explicit.as_deref(), l);
+    };
+    let granted = match state.store.consent(user.id, &req.application.id).await {
+        Ok(g) => g,
+        Err(_) => return unavailable_page(l),
+    };
+    let remembered = granted.is_some_and(|g| req.scopes.is_subset(&g));
+    let needs_consent = req.prompt == Prompt::Consent || !(req.application.skip_authorization || remembered);
+    if !needs_consent {
+        return issue_code(&state, &req, &user, session.auth_time, l).await;
+    }
+    if req.prompt == Prompt::None {
+        return see_other(&refuse(&req, OAuthErrorCode::ConsentRequired, "the user has not consented to these scopes"));
+    }
+    let page = consent_page(&state, &req, &user, &session.csrf, &q, l, langs).await;
+    remember_lang(&state, pages::render(StatusCode::OK, &page), explicit.as_deref(), l)
+}
+
+/// `POST /oauth2/authorize`: the consent form's answer.
+pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let l = lang(&headers, None);
+    let f = match FormParams::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, l, vec![], l.t("error-bad-request", &[("detail", &e.description)])),
+    };
+    let now = state.clock.now();
+    let Ok(Some((session, user))) = current_session(&state, &headers, now).await else {
+        return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
+    };
+    if !bool::from(session.csrf.as_bytes().ct_eq(f.get("csrf").unwrap_or("").as_bytes())) {
+        return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
+    }
+    let req = match validate(&state, &f, l).await {
+        Ok(r) => r,
+        Err(AuthorizeFailure::Page(msg)) => return pages::error(StatusCode::BAD_REQUEST, l, vec![], msg),
+        Err(AuthorizeFailure::Redirect(to)) => return see_other(&to),
+    };
+    match f.get("decision") {
+        Some("approve") => {
+            if state.store.grant_consent(user.id, &req.application.id, &req.scopes, now).await.is_err() {
+                return unavailable_page(l);
+            }
+            issue_code(&state, &req, &user, session.auth_time, l).await
+        }
+        _ => {
+            let event = AuditEvent::new(now, format!("user:{}", user.username), "authorization.denied", Outcome::Failure)
+                .client(req.application.client_id.as_str())
+                .account(user.username.clone())
+                .scopes(req.scopes.to_space_separated());
+            let _ = crate::services::client_auth::commit_audit(&state, event).await;
+            see_other(&refuse(&req, OAuthErrorCode::AccessDenied, "the user denied the request"))
+        }
+    }
+}
+
+async fn issue_code(state: &AppState, req: &AuthorizationRequest, user: &Account, auth_time: charter_core::time::UnixTime, l: Lang) -> Response {
+    let now = state.clock.now();
+    let Ok((value, record)) = new_code(req, user, auth_time, &state.digest_key, now) else {
+        return unavailable_page(l);
+    };
+    if state.store.insert_code(&record).await.is_err() {
+        return unavailable_page(l);
+    }
+    let event = AuditEvent::new(now, format!("user:{}", user.username), "authorization.granted", Outcome::Success)
+        .client(req.application.client_id.as_str())
+        .account(user.username.clone())
+        .scopes(req.scopes.to_space_separated());
+    if crate::services::client_auth::commit_audit(state, event).await.is_err() {
+        return unavailable_page(l);
+    }
+    let mut pairs = vec![("code", value.as_str())];
+    if let Some(s) = &req.state {
+        pairs.push(("state", s.as_str()));
+    }
+    see_other(&b::with_query(req.redirect_uri.as_str(), &pairs))
+}
+
+async fn consent_page(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    user: &Account,
+    csrf: &str,
+    q: &FormParams,
+    l: Lang,
+    langs: Vec<pages::LangLink>,
+) -> ConsentPage {
+    let app = &req.application;
+    let owner = state.store.account_by_id(app.owner_id).await.ok().flatten();
+    let owner_name = owner.and_then(|o| o.full_name.clone().or(Some(o.username))).unwrap_or_default();
+    let catalogue = state.catalogue();
+    let scopes = req
+        .scopes
+        .iter()
+        .map(|s| {
+            let id = format!("scope-{}", s.as_str().replace(':', "-"));
+            let def = catalogue.scopes.iter().find(|d| &d.name == s);
+            // A service's own translation first, then Charter's, then the English description.
+            let text = def
+                .and_then(|d| d.translations.get(l.code()).cloned())
+                .or_else(|| l.has(&id).then(|| l.t(&id, &[])))
+                .or_else(|| def.map(|d| d.description.clone()))
+                .unwrap_or_else(|| s.as_str().to_owned());
+            ScopeLine { name: s.as_str().to_owned(), text }
+        })
+        .collect();
+    let mut filters: Vec<String> = app
+        .filters
+        .iter()
+        .map(|f| match f {
+            Filter::ContentOrg(org) => l.t("consent-filter-content-org", &[("org", org)]),
+            Filter::UserMe => l.t("consent-filter-user-me", &[]),
+            Filter::TpaProvider(p) => l.t("consent-filter-tpa", &[("provider", p)]),
+        })
+        .collect();
+    let user_me = l.t("consent-filter-user-me", &[]);
+    if app.client_type == ClientType::Public || app.primary_grant() != charter_core::client::GrantType::ClientCredentials {
+        if !filters.contains(&user_me) {
+            filters.push(user_me);
+        }
+    }
+    ConsentPage {
+        lang: l,
+        langs,
+        title: l.t("consent-title", &[("app", &app.name)]),
+        owner_line: l.t("consent-owner", &[("owner", &owner_name)]),
+        intro: l.t("consent-intro", &[("app", &app.name)]),
+        scopes,
+        filters,
+        signed_in: l.t("consent-signed-in", &[("user", &user.username)]),
+        csrf: csrf.to_owned(),
+        hidden: q.pairs().filter(|(k, _)| !matches!(*k, "csrf" | "decision" | "lang")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+    }
+}
