@@ -26,6 +26,11 @@ pub fn authorization_server_metadata(
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "access_token_signing_alg_values_supported": algs,
+        "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
+        "id_token_signing_alg_values_supported": algs,
+        "subject_types_supported": ["public"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+            "preferred_username", "name", "given_name", "family_name", "email", "email_verified"],
         "service_documentation": format!("{base}/oauth2/scopes"),
     })
 }

@@ -174,6 +174,7 @@ pub fn openedx_default_catalogue() -> (Vec<Resource>, Vec<ScopeDefinition>) {
         scope("email", "Know your email address", true),
         scope("profile", "Know your name and username", true),
         scope("user_id", "Know your user identifier", false),
+        scope("openid", "Sign you in with your account", false),
         scope("certificates:read", "Retrieve your course certificates", false),
         scope("grades:read", "Retrieve your grades for your enrolled courses", false),
         scope("tpa:read", "Retrieve your third-party authentication username mapping", false),

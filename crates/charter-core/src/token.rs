@@ -51,6 +51,9 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// OpenID Connect: when the grant carried the `openid` scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 pub fn mint(
@@ -138,6 +141,7 @@ pub fn response(minted: &MintedToken, grant: &AccessGrant, now: UnixTime) -> Tok
         expires_in: now.until(grant.expires_at),
         scope: grant.scopes.to_space_separated(),
         refresh_token: None,
+        id_token: None,
     }
 }
 

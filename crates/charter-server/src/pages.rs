@@ -61,6 +61,24 @@ pub struct ConsentPage {
     pub hidden: Vec<(String, String)>,
 }
 
+/// One application on the user's page of authorized applications.
+pub struct AuthorizedApp {
+    pub client_id: String,
+    pub name: String,
+    pub owner_line: String,
+    pub granted: String,
+    pub scopes: Vec<ScopeLine>,
+}
+
+#[derive(Template)]
+#[template(path = "apps.html")]
+pub struct AppsPage {
+    pub lang: Lang,
+    pub langs: Vec<LangLink>,
+    pub csrf: String,
+    pub apps: Vec<AuthorizedApp>,
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
@@ -78,7 +96,7 @@ macro_rules! localized {
         }
     )*};
 }
-localized!(LoginPage, ConsentPage, ErrorPage);
+localized!(LoginPage, ConsentPage, ErrorPage, AppsPage);
 
 /// Renders a page with `status`, never cached, never framed by another site.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {

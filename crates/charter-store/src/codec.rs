@@ -764,3 +764,12 @@ pub(crate) fn code(r: &impl Cols) -> Result<charter_core::browser::CodeRecord> {
 pub(crate) fn consent_scopes(r: &impl Cols) -> Result<ScopeSet> {
     scope_set("consents.scopes", &r.text("scopes")?)
 }
+
+pub(crate) const CONSENTS_OF: &str = "SELECT a.client_id AS client_id, c.scopes AS scopes, c.granted_at AS granted_at \
+    FROM consents c JOIN applications a ON a.id = c.application_id WHERE c.account_id = $1 \
+    ORDER BY c.granted_at DESC, a.client_id";
+pub(crate) const DELETE_CONSENT: &str = "DELETE FROM consents WHERE account_id = $1 AND application_id = $2";
+pub(crate) const REVOKE_USER_APP_ACCESS: &str = "UPDATE access_tokens SET revoked_at = $3 \
+    WHERE account_id = $1 AND application_id = $2 AND revoked_at IS NULL";
+pub(crate) const REVOKE_USER_APP_REFRESH: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
+    WHERE account_id = $1 AND application_id = $2 AND revoked_at IS NULL";

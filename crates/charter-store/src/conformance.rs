@@ -1066,4 +1066,14 @@ pub async fn browser_sign_in(store: &dyn Store) {
     store.grant_consent(owner.id, &app.id, &scopes("read"), NOW).await.unwrap();
     store.grant_consent(owner.id, &app.id, &scopes("grades:read"), NOW.plus(1)).await.unwrap();
     assert_eq!(store.consent(owner.id, &app.id).await.unwrap(), Some(scopes("grades:read read")), "consent accumulates");
+    let listed = store.consents_of(owner.id).await.unwrap();
+    assert_eq!(listed, vec![(app.client_id.as_str().to_owned(), scopes("grades:read read"), NOW.plus(1))]);
+    // Withdrawing consent revokes the user's tokens of that application at once.
+    let live = token(&app, &owner, true);
+    let live_refresh = refresh_for(&live, None);
+    store.write_batch(&WriteBatch { tokens: vec![live.clone()], refresh_tokens: vec![live_refresh.clone()], ..WriteBatch::default() }).await.unwrap();
+    assert_eq!(store.withdraw_consent(owner.id, &app.id, NOW.plus(9)).await.unwrap(), 2);
+    assert!(store.consent(owner.id, &app.id).await.unwrap().is_none());
+    assert_eq!(store.token_by_id(&live.id).await.unwrap().unwrap().record.revoked_at, Some(NOW.plus(9)));
+    assert!(store.refresh_token_by_id(&live_refresh.id).await.unwrap().unwrap().record.revoked_at.is_some());
 }

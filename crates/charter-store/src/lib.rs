@@ -188,6 +188,12 @@ pub trait Store: Send + Sync + 'static {
         at: UnixTime,
     ) -> Result<()>;
 
+    /// Every application (by client id) the user has granted something, with the scopes and when.
+    async fn consents_of(&self, account_id: i64) -> Result<Vec<(String, charter_core::scope::ScopeSet, UnixTime)>>;
+    /// Withdraws the user's consent to the application and revokes, in the same transaction,
+    /// every access and refresh token the application holds for the user. Returns the tokens revoked.
+    async fn withdraw_consent(&self, account_id: i64, application_id: &str, at: UnixTime) -> Result<u64>;
+
     /// Revokes every unrevoked access token of the application; returns how many.
     async fn revoke_application_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64> {
         self.revoke_application_tokens_audited(client_id, now, None).await

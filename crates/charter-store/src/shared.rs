@@ -666,6 +666,31 @@ macro_rules! shared_store_impl {
                 Ok(())
             }
 
+            async fn consents_of(
+                &self,
+                account_id: i64,
+            ) -> $crate::Result<Vec<(String, charter_core::scope::ScopeSet, charter_core::time::UnixTime)>> {
+                use $crate::codec::Cols as _;
+                let rows = sqlx::query::<$db>($crate::codec::CONSENTS_OF).bind(account_id).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.text("client_id")?, $crate::codec::consent_scopes(r)?, charter_core::time::UnixTime(r.int("granted_at")?))))
+                    .collect()
+            }
+
+            async fn withdraw_consent(
+                &self,
+                account_id: i64,
+                application_id: &str,
+                at: charter_core::time::UnixTime,
+            ) -> $crate::Result<u64> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>($crate::codec::DELETE_CONSENT).bind(account_id).bind(application_id).execute(&mut *tx).await?;
+                let a = sqlx::query::<$db>($crate::codec::REVOKE_USER_APP_ACCESS).bind(account_id).bind(application_id).bind(at.0).execute(&mut *tx).await?;
+                let r = sqlx::query::<$db>($crate::codec::REVOKE_USER_APP_REFRESH).bind(account_id).bind(application_id).bind(at.0).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(a.rows_affected() + r.rows_affected())
+            }
+
             async fn revoke_application_tokens_audited(
                 &self,
                 client_id: &str,

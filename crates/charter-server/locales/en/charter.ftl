@@ -29,3 +29,7 @@ scope-openid = Sign you in with your account
 scope-certificates-read = Retrieve your course certificates
 scope-grades-read = Retrieve your grades for your enrolled courses
 scope-tpa-read = Retrieve your third-party authentication username mapping
+apps-title = Applications with access to your account
+apps-none = No application has access to your account.
+apps-granted = Allowed on { $date }
+apps-revoke = Remove access

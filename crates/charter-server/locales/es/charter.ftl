@@ -29,3 +29,7 @@ scope-openid = Iniciar sesión con tu cuenta
 scope-certificates-read = Obtener tus certificados de cursos
 scope-grades-read = Obtener tus calificaciones de los cursos en los que estás inscrito
 scope-tpa-read = Obtener la correspondencia de tu nombre de usuario de autenticación de terceros
+apps-title = Aplicaciones con acceso a tu cuenta
+apps-none = Ninguna aplicación tiene acceso a tu cuenta.
+apps-granted = Permitido el { $date }
+apps-revoke = Quitar el acceso

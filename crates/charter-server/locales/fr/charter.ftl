@@ -29,3 +29,7 @@ scope-openid = Vous connecter avec votre compte
 scope-certificates-read = Récupérer vos certificats de cours
 scope-grades-read = Récupérer vos notes dans les cours où vous êtes inscrit
 scope-tpa-read = Récupérer la correspondance de votre nom d’utilisateur d’authentification tierce
+apps-title = Applications ayant accès à votre compte
+apps-none = Aucune application n’a accès à votre compte.
+apps-granted = Autorisée le { $date }
+apps-revoke = Retirer l’accès

@@ -275,22 +275,7 @@ async fn consent_page(
     let app = &req.application;
     let owner = state.store.account_by_id(app.owner_id).await.ok().flatten();
     let owner_name = owner.and_then(|o| o.full_name.clone().or(Some(o.username))).unwrap_or_default();
-    let catalogue = state.catalogue();
-    let scopes = req
-        .scopes
-        .iter()
-        .map(|s| {
-            let id = format!("scope-{}", s.as_str().replace(':', "-"));
-            let def = catalogue.scopes.iter().find(|d| &d.name == s);
-            // A service's own translation first, then Charter's, then the English description.
-            let text = def
-                .and_then(|d| d.translations.get(l.code()).cloned())
-                .or_else(|| l.has(&id).then(|| l.t(&id, &[])))
-                .or_else(|| def.map(|d| d.description.clone()))
-                .unwrap_or_else(|| s.as_str().to_owned());
-            ScopeLine { name: s.as_str().to_owned(), text }
-        })
-        .collect();
+    let scopes = scope_lines(state, &req.scopes, l);
     let mut filters: Vec<String> = app
         .filters
         .iter()
@@ -318,4 +303,101 @@ async fn consent_page(
         csrf: csrf.to_owned(),
         hidden: q.pairs().filter(|(k, _)| !matches!(*k, "csrf" | "decision" | "lang")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     }
+}
+
+/// Each scope in words, in the user's language: the owning service's own translation
+/// first, then Charter's, then the scope's English description.
+fn scope_lines(state: &AppState, scopes: &charter_core::scope::ScopeSet, l: Lang) -> Vec<ScopeLine> {
+    let catalogue = state.catalogue();
+    scopes
+        .iter()
+        .map(|s| {
+            let id = format!("scope-{}", s.as_str().replace(':', "-"));
+            let def = catalogue.scopes.iter().find(|d| &d.name == s);
+            let text = def
+                .and_then(|d| d.translations.get(l.code()).cloned())
+                .or_else(|| l.has(&id).then(|| l.t(&id, &[])))
+                .or_else(|| def.map(|d| d.description.clone()))
+                .unwrap_or_else(|| s.as_str().to_owned());
+            ScopeLine { name: s.as_str().to_owned(), text }
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD` of a Unix time (UTC), by the civil-from-days algorithm.
+fn iso_date(t: charter_core::time::UnixTime) -> String {
+    let z = t.0.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+// --- the user's authorized applications ---------------------------------------------
+
+/// `GET /account/applications`: what the signed-in user has allowed, with a way to take it back.
+pub async fn authorized_apps(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let q = FormParams::parse(raw.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let l = lang(&headers, q.get("lang"));
+    let now = state.clock.now();
+    let Ok(session) = current_session(&state, &headers, now).await else {
+        return unavailable_page(l);
+    };
+    let Some((session, user)) = session else {
+        return see_other(&b::with_query("/login", &[("next", "/account/applications")]));
+    };
+    let Ok(consents) = state.store.consents_of(user.id).await else {
+        return unavailable_page(l);
+    };
+    let mut apps = Vec::new();
+    for (client_id, scopes, at) in consents {
+        let Ok(Some(app)) = state.store.application(&client_id).await else {
+            continue;
+        };
+        let owner = state.store.account_by_id(app.owner_id).await.ok().flatten();
+        let owner_name = owner.and_then(|o| o.full_name.clone().or(Some(o.username))).unwrap_or_default();
+        apps.push(pages::AuthorizedApp {
+            client_id: app.client_id.to_string(),
+            name: app.name.clone(),
+            owner_line: l.t("consent-owner", &[("owner", &owner_name)]),
+            granted: l.t("apps-granted", &[("date", &iso_date(at))]),
+            scopes: scope_lines(&state, &scopes, l),
+        });
+    }
+    let page = pages::AppsPage { lang: l, langs: language_links(l, "/account/applications", &query_pairs(&q)), csrf: session.csrf, apps };
+    remember_lang(&state, pages::render(StatusCode::OK, &page), q.get("lang"), l)
+}
+
+/// `POST /account/applications/revoke`: withdraws consent and revokes the application's tokens for this user.
+pub async fn revoke_app(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let l = lang(&headers, None);
+    let now = state.clock.now();
+    let f = FormParams::parse(&body).unwrap_or_default();
+    let Ok(Some((session, user))) = current_session(&state, &headers, now).await else {
+        return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
+    };
+    if !bool::from(session.csrf.as_bytes().ct_eq(f.get("csrf").unwrap_or("").as_bytes())) {
+        return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
+    }
+    let Some(client_id) = f.get("client_id") else {
+        return see_other("/account/applications");
+    };
+    let Ok(Some(app)) = state.store.application(client_id).await else {
+        return see_other("/account/applications");
+    };
+    let revoked = match state.store.withdraw_consent(user.id, &app.id, now).await {
+        Ok(n) => n,
+        Err(_) => return unavailable_page(l),
+    };
+    let event = AuditEvent::new(now, format!("user:{}", user.username), "authorization.withdrawn", Outcome::Success)
+        .client(client_id)
+        .account(user.username.clone())
+        .detail(serde_json::json!({ "revoked_tokens": revoked }));
+    let _ = crate::services::client_auth::commit_audit(&state, event).await;
+    see_other("/account/applications")
 }

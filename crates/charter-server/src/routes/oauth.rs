@@ -57,3 +57,22 @@ pub async fn revoke(State(state): State<AppState>, form: ProtocolForm) -> Respon
         Err(e) => ErrorResponse(e).into_response(),
     }
 }
+
+/// `GET|POST /oauth2/userinfo` (OpenID Connect Core §5.3): Bearer token with `openid`.
+pub async fn userinfo(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let token = match crate::services::bearer::authorize(&state, &headers, "openid").await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let user = match state.store.account_by_id(token.record.account_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return crate::services::bearer::BearerError::Invalid.into_response(),
+        Err(e) => return ErrorResponse(crate::oauth_response::unavailable(&e)).into_response(),
+    };
+    let info = charter_core::claims::userinfo(&token.record.scopes, &user);
+    let mut body = serde_json::to_value(&info).unwrap_or_default();
+    if let Some(o) = body.as_object_mut() {
+        o.insert("sub".into(), serde_json::Value::String(user.anonymous_id.clone()));
+    }
+    NoStoreJson(body).into_response()
+}

@@ -125,7 +125,7 @@ enum Refresh {
     /// The rotation of this token: the new one continues its family.
     Rotate(Box<RefreshTokenState>),
     /// A new family, for the redemption of this authorization code.
-    Code(String),
+    Code(Box<charter_core::browser::CodeRecord>),
 }
 
 struct AuthorizationCodeRequest {
@@ -195,7 +195,7 @@ async fn code_grant(
         issued_at: now,
         expires_at,
     };
-    Ok((grant, Refresh::Code(code.id)))
+    Ok((grant, Refresh::Code(Box::new(code))))
 }
 
 /// The refresh token grant: the token found by its id half and its secret half
@@ -264,6 +264,9 @@ async fn issue(
             "expires_at": grant.expires_at.0,
         }));
     let mut response = token::response(&minted, &grant, now);
+    if let (Refresh::Code(code), true) = (&refresh, grant.scopes.contains_str("openid")) {
+        response.id_token = Some(id_token(state, &grant, code, &minted.access_token, now)?);
+    }
     let ttl = Some(state.settings.tokens.refresh_token_ttl).filter(|t| *t > 0);
     let key_error = |e: charter_core::digest::KeyMaterialError| {
         tracing::error!(error = %e, "minting a refresh token failed");
@@ -302,7 +305,8 @@ async fn issue(
         ..Default::default()
     };
     match (rotating, &refresh) {
-        (_, Refresh::Code(code_id)) => {
+        (_, Refresh::Code(code)) => {
+            let code_id = &code.id;
             let access_id = batch.tokens.first().map(|t| t.id.clone()).unwrap_or_default();
             let family = batch.refresh_tokens.first().map(|r| r.family_id.clone());
             let redeemed = state
@@ -347,6 +351,31 @@ pub async fn refused_before_authentication(
     event.client_id = client;
     metrics::counter!("charter_tokens_total", "grant" => "unknown", "outcome" => error.code.as_str()).increment(1);
     commit_audit(state, event).await
+}
+
+/// OpenID Connect Core §3.1.3.6: the ID token of an authorization code redemption.
+fn id_token(
+    state: &AppState,
+    grant: &AccessGrant,
+    code: &charter_core::browser::CodeRecord,
+    access_token: &str,
+    now: UnixTime,
+) -> Result<String, OAuthError> {
+    let keys = state.keys();
+    let failed = || OAuthError::server_error("the ID token could not be signed");
+    let key = keys.ring.signer(now).ok_or_else(failed)?;
+    let claims = charter_core::claims::IdTokenClaims {
+        iss: state.settings.tokens.issuer.clone(),
+        sub: grant.subject.anonymous_id.clone(),
+        aud: grant.application.client_id.as_str().to_owned(),
+        exp: now.plus(state.settings.tokens.access_token_ttl).0,
+        iat: now.0,
+        auth_time: code.auth_time.0,
+        nonce: code.nonce.clone(),
+        at_hash: charter_core::claims::at_hash(access_token, key.alg),
+        user: charter_core::claims::userinfo(&grant.scopes, &grant.subject),
+    };
+    charter_core::jws::sign_compact(key, &claims).map_err(|_| failed())
 }
 
 fn actor(client: &ClientRecord) -> String {

@@ -100,7 +100,7 @@ async fn setup(app: &TestApp) -> Client {
         s.client_type = Some("public".into());
         s.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
         s.redirect_uris = vec![CALLBACK.into()];
-        s.scopes = vec!["grades:read".into()];
+        s.scopes = vec!["grades:read openid".into()];
         s.filters = vec!["content_org:MITx".into()];
     })
     .await
@@ -309,4 +309,94 @@ both_backends!(consent_in_the_users_language_with_rtl_arabic, |app: TestApp| asy
     assert!(en.contains("dir=\"ltr\""));
     let (_, _, switched) = b.get(&format!("{url}&lang=ar")).await;
     assert!(switched.contains("dir=\"rtl\""), "{switched}");
+});
+
+both_backends!(openid_connect_id_token_and_userinfo, |app: TestApp| async move {
+    let _ = setup(&app).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}?response_type=code&client_id=grades-app&scope=openid%20profile%20email&nonce=n-0S6&state=st&code_challenge={}&code_challenge_method=S256",
+        app.url("/oauth2/authorize"),
+        challenge.as_str()
+    );
+    let b = Browser::new("en");
+    let consent = to_consent(&app, &b, &url).await;
+    assert!(consent.contains("Sign you in with your account"), "{consent}");
+    let to = approve(&app, &b, &consent, "approve").await;
+    let code = query(&to, "code").unwrap();
+    let (s, _, tok) = app
+        .post_form("/oauth2/token", None, &[("grant_type", "authorization_code"), ("client_id", "grades-app"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", verifier.secret())])
+        .await;
+    assert_eq!(s, 200, "{tok}");
+    let id_token = tok["id_token"].as_str().unwrap();
+    let access = tok["access_token"].as_str().unwrap();
+    // The ID token: signed with the published keys, for this client, with the nonce and at_hash.
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(app.get_json("/.well-known/jwks.json").await).unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&["grades-app"]);
+    v.set_issuer(&["http://charter.test/oauth2"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &v).unwrap().claims;
+    let user = app.store.account_by_username("lea").await.unwrap().unwrap();
+    assert_eq!(claims["sub"], user.anonymous_id);
+    assert_eq!(claims["nonce"], "n-0S6");
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    assert_eq!(claims["email"], "lea@example.org");
+    assert_eq!(claims["preferred_username"], "lea");
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+    assert_eq!(claims["at_hash"], expected);
+    // /userinfo answers by scope.
+    let info: serde_json::Value = app.http.get(app.url("/oauth2/userinfo")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["sub"], user.anonymous_id);
+    assert_eq!(info["name"], "Léa Learner");
+    assert_eq!(info["email_verified"], true);
+    let r = app.http.get(app.url("/oauth2/userinfo")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Discovery names the OpenID endpoints.
+    let md = app.get_json("/.well-known/openid-configuration").await;
+    assert!(md["userinfo_endpoint"].as_str().unwrap().ends_with("/oauth2/userinfo"));
+    assert!(md["authorization_endpoint"].as_str().unwrap().ends_with("/oauth2/authorize"));
+    assert_eq!(md["code_challenge_methods_supported"], json!(["S256"]));
+});
+
+both_backends!(the_users_page_of_authorized_apps_revokes_at_once, |app: TestApp| async move {
+    let _ = setup(&app).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}?response_type=code&client_id=grades-app&scope=grades%3Aread&code_challenge={}&code_challenge_method=S256",
+        app.url("/oauth2/authorize"),
+        challenge.as_str()
+    );
+    let b = Browser::new("en");
+    let consent = to_consent(&app, &b, &url).await;
+    let to = approve(&app, &b, &consent, "approve").await;
+    let code = query(&to, "code").unwrap();
+    let (_, _, tok) = app
+        .post_form("/oauth2/token", None, &[("grant_type", "authorization_code"), ("client_id", "grades-app"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", verifier.secret())])
+        .await;
+    let access = tok["access_token"].as_str().unwrap().to_owned();
+    let refresh = tok["refresh_token"].as_str().unwrap().to_owned();
+    let rs = app.resource_server("rs").await;
+    assert_eq!(app.introspect(&rs, &access).await["active"], true);
+    let (s, _, page) = b.get(&app.url("/account/applications")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("Grade Tracker") && page.contains("Retrieve your grades"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let (s, to, _) = b.post(&app.url("/account/applications/revoke"), &[("csrf", &csrf), ("client_id", "grades-app")]).await;
+    assert_eq!((s, to.as_str()), (303, "/account/applications"));
+    assert_eq!(app.introspect(&rs, &access).await, json!({"active": false}));
+    let (s, _, e) = app.post_form("/oauth2/token", None, &[("grant_type", "refresh_token"), ("client_id", "grades-app"), ("refresh_token", &refresh)]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    let (_, _, page) = b.get(&app.url("/account/applications")).await;
+    assert!(page.contains("No application has access"), "{page}");
+    // Consent was withdrawn too: the next request asks again.
+    let (s, _, again) = b.get(&url).await;
+    assert_eq!(s, 200);
+    assert!(again.contains("wants to access your account"));
+    // Without a session the page sends to sign-in.
+    let (s, to, _) = Browser::new("en").get(&app.url("/account/applications")).await;
+    assert_eq!((s, to.starts_with("/login")), (303, true));
 });
