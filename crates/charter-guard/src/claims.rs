@@ -18,8 +18,10 @@ pub enum TokenSource {
 /// What a verified token says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
-    /// The application (OAuth client) the token was issued to.
-    pub client_id: String,
+    /// The application (OAuth client) the token was issued to. Charter's tokens
+    /// always name it; Open edX's own JWTs (from the LMS) do not. Decisions about a
+    /// token without one are logged but not reported to Charter.
+    pub client_id: Option<String>,
     /// The token's scopes (Open edX `scopes`, or RFC 9068 `scope` split on spaces).
     pub scopes: Vec<String>,
     /// Open edX filters: `content_org:<org>`, `user:me`, `tpa_provider:<id>`.
@@ -44,6 +46,11 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// The client id, or `"unknown"` when the token names none (for display and logs).
+    pub fn client_id_or_unknown(&self) -> &str {
+        self.client_id.as_deref().unwrap_or("unknown")
+    }
+
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
@@ -127,6 +134,9 @@ pub(crate) struct IntrospectionClaims {
     pub scope: Option<String>,
     #[serde(default)]
     pub client_id: Option<String>,
+    /// RFC 7662 §2.2 `token_type`; Charter answers `Bearer`.
+    #[serde(default)]
+    pub token_type: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default, deserialize_with = "numeric_date")]

@@ -35,6 +35,8 @@ pub enum TokenError {
     Inactive,
     #[error("opaque access tokens are not accepted here")]
     OpaqueNotAccepted,
+    #[error("the token is not an access token")]
+    NotAccessToken,
 }
 
 impl TokenError {
@@ -66,6 +68,7 @@ impl TokenError {
             TokenError::UnsupportedVersion => "the access token's version is not supported",
             TokenError::Inactive => "the access token is not active",
             TokenError::OpaqueNotAccepted => "opaque access tokens are not accepted here",
+            TokenError::NotAccessToken => "the token is not an access token",
         }
     }
 }

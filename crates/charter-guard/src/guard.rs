@@ -52,7 +52,8 @@ pub struct Verdict {
     pub decision: Decision,
     /// `ok`, `no_token`, `invalid_token`, `expired_token`, `missing_scope`,
     /// `content_org_mismatch`, `user_mismatch`, `missing_path_param`,
-    /// `verification_unavailable`; `off` when the route's mode is off.
+    /// `invalid_path_param`, `verification_unavailable`; `off` when the route's
+    /// (or the application's) mode is off.
     pub reason: &'static str,
     /// The verified claims, when the token was valid.
     pub claims: Option<Arc<Claims>>,
@@ -116,6 +117,7 @@ impl Guard {
     /// not returned: the keys are fetched again when needed; see [`Guard::ready`]).
     pub async fn start(config: GuardConfig) -> Result<Guard, ConfigError> {
         config.validate()?;
+        config.warn_plain_http();
         tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.http_timeout.min(Duration::from_secs(5)))
@@ -131,7 +133,7 @@ impl Guard {
         };
         let static_keys = config.static_jwks.is_some();
         let refresh_every = config.jwks_refresh_interval;
-        let retry_every = config.kid_refetch_interval.max(Duration::from_secs(1));
+        let retry_every = config.kid_refetch_interval;
         let issuer = Arc::new(Issuer::new(Arc::new(config), http).map_err(ConfigError::Invalid)?);
         let reporter = creds.map(|(i, s)| Reporter::start(issuer.clone(), i, s));
         let inner = Arc::new(Inner { issuer: issuer.clone(), modes: RwLock::new(Arc::new(modes)), reporter, policy });
@@ -189,7 +191,8 @@ impl Guard {
         }
     }
 
-    /// Verifies a token (a JWT locally, an opaque token by introspection).
+    /// Verifies a token (a JWT locally, an opaque token by introspection). A token
+    /// that is neither a JWT nor shaped like Charter's opaque tokens is malformed.
     pub async fn verify(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::token(TokenError::TooLong));
@@ -237,7 +240,7 @@ impl Guard {
             }
         };
         let client_id = match &holder {
-            Holder::Verified(c) => Some(c.client_id.as_str()),
+            Holder::Verified(c) => c.client_id.as_deref(),
             Holder::Known(c) => Some(c.as_str()),
             Holder::Unknown => None,
         };
@@ -247,6 +250,9 @@ impl Guard {
             _ => None,
         };
         if mode == Mode::Off {
+            // The application is off (a route that is off returned above, unread): its
+            // token was authentic, so the decision is logged; it is never reported.
+            log_decision(client_id.unwrap_or(""), &req, &holder, requirement, mode, Decision::Allow, "off");
             return Verdict { mode, decision: Decision::Allow, reason: "off", claims, refusal: None };
         }
         let (decision, reason, refusal) = match outcome {
@@ -257,7 +263,7 @@ impl Guard {
         };
         log_decision(client_id.unwrap_or(""), &req, &holder, requirement, mode, decision, reason);
         // Charter's report is per application: a decision about no known application
-        // (no token, a forged one) is logged but not sent.
+        // (no token, a forged one, a token naming no client_id) is logged but not sent.
         let known = client_id.is_some();
         if let (Some(r), true) = (&self.inner.reporter, known) {
             r.record(Event {

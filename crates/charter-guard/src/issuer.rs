@@ -1,7 +1,7 @@
 //! Everything the guard asks Charter: metadata, keys, introspection.
 
 use crate::claims::{split_scope, Claims, IntrospectionClaims, TokenSource};
-use crate::config::{split_url, GuardConfig};
+use crate::config::{is_http_url, split_url, warn_if_plain_http, GuardConfig};
 use crate::error::{AuthError, TokenError};
 use crate::jwks::{self, ClaimRules, KeySet, VerifyKey};
 use moka::future::Cache;
@@ -9,9 +9,58 @@ use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// Largest metadata, JWKS or introspection document read.
 const MAX_DOCUMENT: usize = 256 * 1024;
+
+/// How long a cache miss waits for an introspection slot before answering 503.
+const INTROSPECTION_SLOT_WAIT: Duration = Duration::from_millis(500);
+
+/// Charter's opaque access tokens: 32 lowercase hex characters (the token's id),
+/// then 43 base64url characters (its secret).
+const OPAQUE_ID_LEN: usize = 32;
+const OPAQUE_SECRET_LEN: usize = 43;
+
+/// Whether `token` has the shape of Charter's opaque access tokens. Anything else
+/// is refused unread: it is never sent to Charter nor cached.
+pub(crate) fn is_opaque_token(token: &str) -> bool {
+    let b = token.as_bytes();
+    b.len() == OPAQUE_ID_LEN + OPAQUE_SECRET_LEN
+        && b[..OPAQUE_ID_LEN].iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        && b[OPAQUE_ID_LEN..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+}
+
+/// The introspection cache's key: the token's SHA-256, so that no token is held in memory.
+fn cache_key(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut key = [0u8; 32];
+    key.copy_from_slice(d.as_ref());
+    key
+}
+
+/// A window after a failure to reach Charter during which it is not asked again.
+struct FailFast {
+    origin: Instant,
+    /// Milliseconds after `origin` until which Charter is not asked.
+    until_ms: AtomicU64,
+    window: Duration,
+}
+
+impl FailFast {
+    fn new(window: Duration) -> Self {
+        Self { origin: Instant::now(), until_ms: AtomicU64::new(0), window }
+    }
+
+    fn is_open(&self) -> bool {
+        (self.origin.elapsed().as_millis() as u64) < self.until_ms.load(Ordering::Relaxed)
+    }
+
+    fn trip(&self) {
+        let until = (self.origin.elapsed() + self.window).as_millis() as u64;
+        self.until_ms.fetch_max(until, Ordering::Relaxed);
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Endpoints {
@@ -36,17 +85,17 @@ struct Metadata {
 enum Introspected {
     Active(Arc<Claims>),
     Inactive,
+    /// Active, but not something this guard accepts (e.g. not an access token).
+    Refused {
+        error: TokenError,
+        client_id: Option<String>,
+    },
 }
 
 #[derive(Default)]
 struct RefreshState {
     /// The last fetch made for an unknown `kid` (scheduled loads do not count).
     last_kid_refetch: Option<Instant>,
-}
-
-#[derive(Default)]
-struct DiscoveryState {
-    last_failure: Option<Instant>,
 }
 
 /// Why keys are fetched.
@@ -63,10 +112,16 @@ pub(crate) struct Issuer {
     pub cfg: Arc<GuardConfig>,
     base: String,
     endpoints: RwLock<Option<Arc<Endpoints>>>,
-    discovery: tokio::sync::Mutex<DiscoveryState>,
+    /// One metadata fetch at a time.
+    discovery: tokio::sync::Mutex<()>,
+    discovery_down: FailFast,
     keys: RwLock<Arc<KeySet>>,
     refresh: tokio::sync::Mutex<RefreshState>,
-    cache: Cache<String, Arc<Introspected>>,
+    /// Keyed by the token's SHA-256.
+    cache: Cache<[u8; 32], Arc<Introspected>>,
+    /// Bounds the introspections in flight (cache misses).
+    introspection_slots: Semaphore,
+    introspection_down: FailFast,
     pub jwks_fetches: AtomicU64,
     pub introspections: AtomicU64,
 }
@@ -105,14 +160,17 @@ impl Issuer {
         Ok(Issuer {
             http,
             base: cfg.base_url(),
-            cfg,
             endpoints: RwLock::new(None),
-            discovery: tokio::sync::Mutex::new(DiscoveryState::default()),
+            discovery: tokio::sync::Mutex::new(()),
+            discovery_down: FailFast::new(cfg.fail_fast_window),
             keys: RwLock::new(Arc::new(keys)),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             cache,
+            introspection_slots: Semaphore::new(cfg.max_concurrent_introspections),
+            introspection_down: FailFast::new(cfg.fail_fast_window),
             jwks_fetches: AtomicU64::new(0),
             introspections: AtomicU64::new(0),
+            cfg,
         })
     }
 
@@ -164,24 +222,24 @@ impl Issuer {
         let all_given = (cfg.jwks_uri.is_some() || cfg.static_jwks.is_some())
             && cfg.introspection_endpoint.is_some()
             && cfg.token_endpoint.is_some();
-        let mut st = self.discovery.lock().await;
+        // A failing Charter is not asked again within the fail-fast window.
+        let down = || AuthError::Unavailable("the issuer's metadata was unavailable moments ago".into());
+        if !all_given && self.discovery_down.is_open() {
+            return Err(down());
+        }
+        let _one_at_a_time = self.discovery.lock().await;
         if let Some(e) = self.endpoints.read().ok().and_then(|e| e.clone()) {
             return Ok(e);
         }
         let mut found = Endpoints::default();
         if !all_given {
-            // A failing Charter is asked again at most once a second.
-            if st.last_failure.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-                return Err(AuthError::Unavailable("the issuer's metadata is unavailable".into()));
+            if self.discovery_down.is_open() {
+                return Err(down());
             }
-            match self.fetch_metadata().await {
-                Ok(md) => {
-                    found.jwks_uri = md.jwks_uri.map(|u| self.rebase(u));
-                    found.introspection = md.introspection_endpoint.map(|u| self.rebase(u));
-                    found.token = md.token_endpoint.map(|u| self.rebase(u));
-                }
+            match self.fetch_metadata().await.and_then(|md| self.endpoints_of(md)) {
+                Ok(f) => found = f,
                 Err(e) => {
-                    st.last_failure = Some(Instant::now());
+                    self.discovery_down.trip();
                     tracing::warn!(target: "charter_guard", error = %e, "cannot read the issuer's metadata");
                     return Err(AuthError::Unavailable(e));
                 }
@@ -201,6 +259,32 @@ impl Issuer {
             *e = Some(found.clone());
         }
         Ok(found)
+    }
+
+    /// The endpoints the metadata names that the configuration does not set: each
+    /// must be an http(s) URL (or the metadata is refused), and plain http to
+    /// another machine is warned about.
+    fn endpoints_of(&self, md: Metadata) -> Result<Endpoints, String> {
+        let cfg = &self.cfg;
+        let take = |what: &str, given: bool, named: Option<String>| -> Result<Option<String>, String> {
+            let Some(u) = named.filter(|_| !given) else { return Ok(None) };
+            if !is_http_url(&u) {
+                return Err(format!("the issuer's metadata names a {what} that is not an http(s) URL: {u:?}"));
+            }
+            let u = self.rebase(u);
+            warn_if_plain_http(what, &u);
+            Ok(Some(u))
+        };
+        let jwks_given = cfg.static_jwks.is_some() || cfg.jwks_uri.is_some();
+        Ok(Endpoints {
+            jwks_uri: take("jwks_uri", jwks_given, md.jwks_uri)?,
+            introspection: take(
+                "introspection_endpoint",
+                cfg.introspection_endpoint.is_some(),
+                md.introspection_endpoint,
+            )?,
+            token: take("token_endpoint", cfg.token_endpoint.is_some(), md.token_endpoint)?,
+        })
     }
 
     async fn fetch_metadata(&self) -> Result<Metadata, String> {
@@ -275,7 +359,12 @@ impl Issuer {
             return Err(format!("{url}: HTTP {}", resp.status()));
         }
         let body = read_limited(resp, MAX_DOCUMENT).await.map_err(|e| format!("{url}: {e}"))?;
-        KeySet::parse(&body, generation)
+        let set = KeySet::parse(&body, generation).map_err(|e| format!("{url}: {e}"))?;
+        if set.len() == 0 {
+            // Keep the keys in force rather than refuse every token.
+            return Err(format!("{url}: the JWK set holds no usable key"));
+        }
+        Ok(set)
     }
 
     /// Verifies a JWT against the cached keys; an unknown `kid` fetches the keys
@@ -324,28 +413,37 @@ impl Issuer {
     }
 
     /// Resolves an opaque token at the introspection endpoint, through the cache.
+    /// Only tokens of the shape of Charter's are sent (others are malformed), and
+    /// only a few introspections run at once.
     pub async fn introspect(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        if !is_opaque_token(token) {
+            return Err(AuthError::token(TokenError::Malformed));
+        }
         let (Some(id), Some(secret)) = (&self.cfg.client_id, &self.cfg.client_secret) else {
             return Err(AuthError::token(TokenError::OpaqueNotAccepted));
         };
         let answer = self
             .cache
-            .try_get_with_by_ref(token, self.fetch_introspection(token, id, secret))
+            .try_get_with(cache_key(token), self.fetch_introspection(token, id, secret))
             .await
             .map_err(|e| (*e).clone())?;
         match &*answer {
             Introspected::Inactive => Err(AuthError::token(TokenError::Inactive)),
+            Introspected::Refused { error, client_id } => {
+                Err(AuthError::Token { error: *error, client_id: client_id.clone() })
+            }
             Introspected::Active(c) => {
                 let r = self.rules();
-                let err = |error| Err(AuthError::Token { error, client_id: Some(c.client_id.clone()) });
+                let err = |error| Err(AuthError::Token { error, client_id: c.client_id.clone() });
                 if r.now > c.exp.saturating_add(r.leeway) {
                     return err(TokenError::Expired);
                 }
                 if c.iss != r.issuer {
                     return err(TokenError::WrongIssuer);
                 }
+                // As for JWTs: with an audience configured, the answer must name it.
                 if let Some(aud) = r.audience {
-                    if !c.aud.is_empty() && !c.aud.iter().any(|a| a == aud) {
+                    if !c.aud.iter().any(|a| a == aud) {
                         return err(TokenError::WrongAudience);
                     }
                 }
@@ -355,6 +453,19 @@ impl Issuer {
     }
 
     async fn fetch_introspection(&self, token: &str, id: &str, secret: &str) -> Result<Arc<Introspected>, AuthError> {
+        let down = || AuthError::Unavailable("introspection failed moments ago".into());
+        if self.introspection_down.is_open() {
+            return Err(down());
+        }
+        // A flood of distinct tokens must neither flood Charter nor queue without end.
+        let Ok(Ok(_slot)) = tokio::time::timeout(INTROSPECTION_SLOT_WAIT, self.introspection_slots.acquire()).await
+        else {
+            tracing::debug!(target: "charter_guard", "too many introspections in flight");
+            return Err(AuthError::Unavailable("too many introspections in flight".into()));
+        };
+        if self.introspection_down.is_open() {
+            return Err(down());
+        }
         let eps = self.endpoints().await?;
         let url = eps
             .introspection
@@ -362,6 +473,7 @@ impl Issuer {
             .ok_or_else(|| AuthError::Unavailable("the issuer names no introspection endpoint".into()))?;
         self.introspections.fetch_add(1, Ordering::Relaxed);
         let unavailable = |e: String| {
+            self.introspection_down.trip();
             tracing::warn!(target: "charter_guard", error = %e, "introspection failed");
             AuthError::Unavailable(e)
         };
@@ -382,14 +494,17 @@ impl Issuer {
         if !i.active {
             return Ok(Arc::new(Introspected::Inactive));
         }
-        let Some(client_id) = i.client_id else {
-            return Err(unavailable(format!("{url}: an active token without client_id")));
-        };
+        // RFC 7662 §2.2: Charter answers `Bearer`; a refresh token (or anything else) is not accepted.
+        let access = |t: &str| t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("access_token");
+        if i.token_type.as_deref().is_some_and(|t| !access(t)) {
+            let refused = Introspected::Refused { error: TokenError::NotAccessToken, client_id: i.client_id };
+            return Ok(Arc::new(refused));
+        }
         if i.nbf.is_some_and(|nbf| nbf > now_unix() + self.cfg.leeway.as_secs() as i64) {
             return Ok(Arc::new(Introspected::Inactive));
         }
         Ok(Arc::new(Introspected::Active(Arc::new(Claims {
-            client_id,
+            client_id: i.client_id,
             scopes: split_scope(i.scope.as_deref()),
             filters: i.filters,
             is_restricted: i.is_restricted,
@@ -406,5 +521,41 @@ impl Issuer {
             version: None,
             source: TokenSource::Introspection,
         }))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tokens_shaped_like_charters_are_introspected() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let secret = "Aa0-_".repeat(8) + "xyz";
+        assert_eq!(secret.len(), 43);
+        assert!(is_opaque_token(&format!("{id}{secret}")));
+        assert!(!is_opaque_token(&format!("{id}{secret}x")));
+        assert!(!is_opaque_token(&format!("{id}{}", &secret[1..])));
+        assert!(!is_opaque_token(&format!("{}{secret}", id.to_uppercase())));
+        assert!(!is_opaque_token(&format!("{id}{}=", &secret[1..])));
+        assert!(!is_opaque_token(&format!("{id}{}.", &secret[1..])));
+        assert!(!is_opaque_token(&"x".repeat(75)));
+        assert!(!is_opaque_token(""));
+        // The cache holds digests, not tokens.
+        let k = cache_key("abc");
+        assert_eq!(k[..4], [0xba, 0x78, 0x16, 0xbf]);
+    }
+
+    #[tokio::test]
+    async fn the_fail_fast_window_closes() {
+        let f = FailFast::new(Duration::from_millis(50));
+        assert!(!f.is_open());
+        f.trip();
+        assert!(f.is_open());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(!f.is_open());
+        let never = FailFast::new(Duration::ZERO);
+        never.trip();
+        assert!(!never.is_open());
     }
 }

@@ -1,9 +1,11 @@
 //! The issuer's public keys, parsed once per fetch, and JWT verification.
 //!
-//! The algorithm a key verifies is decided by the key (its JWK `alg`, or its
+//! The algorithms a key verifies are decided by the key (its JWK `alg`, or its
 //! `kty`/`crv`), never by the token: a token whose header names another
-//! algorithm is refused before any cryptography. Symmetric (`oct`) keys are
-//! never loaded, so no token can be checked as an HMAC over a public key.
+//! algorithm is refused before any cryptography. An RSA key without `alg` (as in
+//! Open edX's JWK sets) verifies RS256, RS384 and RS512 (the LMS signs RS512),
+//! never PS*, HS*, ES* or `none`. Symmetric (`oct`) keys are never loaded, so no
+//! token can be checked as an HMAC over a public key.
 
 use crate::claims::{split_scope, Claims, JwtClaims, TokenSource};
 use crate::error::TokenError;
@@ -16,17 +18,27 @@ use std::sync::Arc;
 /// Most keys read from one JWK set.
 const MAX_KEYS: usize = 64;
 
+/// What an RSA key without `alg` verifies.
+const RSA_PKCS1: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
+
 /// One verification key, ready to use: parsed once, shared by reference.
 pub(crate) struct VerifyKey {
     pub kid: Option<String>,
-    pub alg: Algorithm,
+    /// The algorithms this key verifies (one, unless an RSA key without `alg`).
+    pub algs: Vec<Algorithm>,
     decoding: DecodingKey,
     validation: Validation,
 }
 
+impl VerifyKey {
+    pub fn verifies(&self, alg: Algorithm) -> bool {
+        self.algs.contains(&alg)
+    }
+}
+
 impl std::fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("VerifyKey").field("kid", &self.kid).field("algs", &self.algs).finish()
     }
 }
 
@@ -98,7 +110,7 @@ impl KeySet {
 
     /// Keys that verify `alg` (for tokens without a `kid`, as Open edX's verifiers try every key).
     pub fn with_alg(&self, alg: Algorithm) -> impl Iterator<Item = &Arc<VerifyKey>> {
-        self.all.iter().filter(move |k| k.alg == alg)
+        self.all.iter().filter(move |k| k.verifies(alg))
     }
 }
 
@@ -109,17 +121,24 @@ fn key_of(k: RawKey) -> Result<VerifyKey, String> {
     let req = |v: &Option<String>, what: &str| v.clone().ok_or_else(|| format!("{} key without {what}", k.kty));
     let named = k.alg.as_deref().map(|a| Algorithm::from_str(a).map_err(|_| format!("unsupported alg {a}")));
     let named = named.transpose()?;
-    let (alg, decoding) = match k.kty.as_str() {
+    let (algs, decoding) = match k.kty.as_str() {
         "RSA" => {
-            let alg = named.unwrap_or(Algorithm::RS256);
-            if !matches!(
-                alg,
-                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
-            ) {
-                return Err(format!("an RSA key cannot verify {alg:?}"));
-            }
-            let key = DecodingKey::from_rsa_components(&req(&k.n, "n")?, &req(&k.e, "e")?).map_err(|e| e.to_string())?;
-            (alg, key)
+            let algs = match named {
+                Some(
+                    a @ (Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512),
+                ) => vec![a],
+                Some(a) => return Err(format!("an RSA key cannot verify {a:?}")),
+                // Open edX publishes RSA keys without `alg` (and the LMS signs RS512).
+                None => RSA_PKCS1.to_vec(),
+            };
+            let key =
+                DecodingKey::from_rsa_components(&req(&k.n, "n")?, &req(&k.e, "e")?).map_err(|e| e.to_string())?;
+            (algs, key)
         }
         "EC" => {
             let by_curve = match k.crv.as_deref() {
@@ -131,7 +150,7 @@ fn key_of(k: RawKey) -> Result<VerifyKey, String> {
                 return Err(format!("EC key's alg {named:?} does not match its curve"));
             }
             let key = DecodingKey::from_ec_components(&req(&k.x, "x")?, &req(&k.y, "y")?).map_err(|e| e.to_string())?;
-            (by_curve, key)
+            (vec![by_curve], key)
         }
         "OKP" => {
             if k.crv.as_deref() != Some("Ed25519") {
@@ -141,19 +160,20 @@ fn key_of(k: RawKey) -> Result<VerifyKey, String> {
                 return Err("an Ed25519 key verifies EdDSA only".into());
             }
             let key = DecodingKey::from_ed_components(&req(&k.x, "x")?).map_err(|e| e.to_string())?;
-            (Algorithm::EdDSA, key)
+            (vec![Algorithm::EdDSA], key)
         }
         other => return Err(format!("key type {other} is not accepted")),
     };
     // Only the signature (and the algorithm) is checked by jsonwebtoken; the claims
     // are checked by the guard, which then knows which claim was wrong.
-    let mut validation = Validation::new(alg);
+    let mut validation = Validation::new(algs[0]);
+    validation.algorithms = algs.clone();
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.leeway = 0;
-    Ok(VerifyKey { kid: k.kid, alg, decoding, validation })
+    Ok(VerifyKey { kid: k.kid, algs, decoding, validation })
 }
 
 /// What the claims must say, besides the signature.
@@ -183,7 +203,7 @@ pub(crate) fn verify_with(
     key: &VerifyKey,
     rules: &ClaimRules<'_>,
 ) -> Result<Claims, (TokenError, Option<String>)> {
-    if header_alg != key.alg {
+    if !key.verifies(header_alg) {
         return Err((TokenError::AlgorithmMismatch, None));
     }
     let data = jsonwebtoken::decode::<JwtClaims>(token, &key.decoding, &key.validation).map_err(|e| {
@@ -200,6 +220,10 @@ pub(crate) fn verify_with(
 }
 
 /// From here on the signature is good: errors carry the (authentic) client id, for reports.
+///
+/// A token in Open edX's format (it carries `version`, as Charter's and the LMS's
+/// do) must also carry `iat` and `preferred_username`, as edx-drf-extensions
+/// requires. `client_id` is optional: the LMS's own JWTs carry none.
 fn check_claims(c: JwtClaims, rules: &ClaimRules<'_>) -> Result<Claims, (TokenError, Option<String>)> {
     let client = c.client_id.clone();
     let fail = |e: TokenError| Err((e, client.clone()));
@@ -224,13 +248,20 @@ fn check_claims(c: JwtClaims, rules: &ClaimRules<'_>) -> Result<Claims, (TokenEr
             return fail(TokenError::UnsupportedVersion);
         }
     }
-    let Some(client_id) = c.client_id else { return fail(TokenError::MissingClaim("client_id")) };
+    if c.version.is_some() {
+        if c.iat.is_none() {
+            return fail(TokenError::MissingClaim("iat"));
+        }
+        if c.preferred_username.is_none() {
+            return fail(TokenError::MissingClaim("preferred_username"));
+        }
+    }
     let scopes = match c.scopes {
         Some(s) => s,
         None => split_scope(c.scope.as_deref()),
     };
     Ok(Claims {
-        client_id,
+        client_id: c.client_id,
         scopes,
         filters: c.filters,
         is_restricted: c.is_restricted,
@@ -269,8 +300,39 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(set.len(), 2);
         assert!(set.find("h").is_none() && set.find("bad").is_none() && set.find("enc").is_none());
-        assert_eq!(set.find("r").map(|k| k.alg), Some(Algorithm::RS512));
-        assert_eq!(set.find("r2").map(|k| k.alg), Some(Algorithm::RS256));
+        assert_eq!(set.find("r").map(|k| k.algs.clone()), Some(vec![Algorithm::RS512]));
+        // An RSA key without alg (Open edX): the RSA PKCS#1 family, nothing else.
+        let r2 = set.find("r2").map(|k| k.algs.clone()).unwrap_or_default();
+        assert_eq!(r2, vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]);
+        assert_eq!(set.with_alg(Algorithm::RS512).count(), 2);
+        assert_eq!(set.with_alg(Algorithm::RS384).count(), 1);
+        for alg in [Algorithm::PS256, Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA] {
+            assert_eq!(set.with_alg(alg).count(), 0, "{alg:?}");
+        }
         assert!(KeySet::parse(b"[]", 1).is_err());
+    }
+
+    #[test]
+    fn open_edx_claims() {
+        let rules = ClaimRules { issuer: "i", audience: None, leeway: 0, max_major_version: 1, now: 100 };
+        let check = |v: &serde_json::Value| {
+            let c: JwtClaims = serde_json::from_value(v.clone()).unwrap_or_else(|_| unreachable!());
+            check_claims(c, &rules).map(|c| c.client_id).map_err(|(e, _)| e)
+        };
+        // The LMS's own JWTs carry no client_id.
+        let lms =
+            serde_json::json!({"iss": "i", "exp": 200, "iat": 90, "version": "1.2.0", "preferred_username": "alice"});
+        assert_eq!(check(&lms), Ok(None));
+        let mut charter = lms.clone();
+        charter["client_id"] = "partner".into();
+        assert_eq!(check(&charter), Ok(Some("partner".to_owned())));
+        // Open edX format (it has `version`): iat and preferred_username are required.
+        for (claim, name) in [("iat", "iat"), ("preferred_username", "preferred_username")] {
+            let mut t = lms.clone();
+            t.as_object_mut().map(|o| o.remove(claim));
+            assert_eq!(check(&t), Err(TokenError::MissingClaim(name)), "{claim}");
+        }
+        // Without `version` (RFC 9068 style) they are optional.
+        assert_eq!(check(&serde_json::json!({"iss": "i", "exp": 200})), Ok(None));
     }
 }

@@ -2,9 +2,10 @@
 
 use crate::claims::VerifiedToken;
 use crate::guard::{CheckRequest, Guard, Route};
-use crate::requirement::{NoParams, PathParams, Requirement};
+use crate::requirement::{NoParams, PathParams, Requirement, UndecodableParams};
 use crate::response::Refusal;
 use crate::Decision;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, MatchedPath, OptionalFromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -70,13 +71,17 @@ where
                 None => Route::Static("<unmatched>"),
             };
             let raw = if requirement.needs_params() {
-                RawPathParams::from_request_parts(&mut parts, &()).await.ok()
+                Some(RawPathParams::from_request_parts(&mut parts, &()).await)
             } else {
                 None
             };
             let params: &dyn PathParams = match &raw {
-                Some(p) => p,
-                None => &NoParams,
+                Some(Ok(p)) => p,
+                // A parameter with invalid percent-encoding: the request is bad (400).
+                Some(Err(RawPathParamsRejection::InvalidUtf8InPathParam(_))) => &UndecodableParams,
+                // Not routed, or the route has no parameters: the requirement names
+                // a parameter the route lacks (500).
+                _ => &NoParams,
             };
             let verdict = guard
                 .check(&requirement, CheckRequest { headers: &parts.headers, method: &parts.method, route, params })

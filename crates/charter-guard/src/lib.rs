@@ -13,15 +13,16 @@
 //! let app = Router::new()
 //!     .route("/api/courses/{course_id}", get(course)
 //!         .route_layer(guard.require(Requirement::scopes_all(["catalog:read"]).content_org_param("course_id"))));
-//! async fn course(token: VerifiedToken) -> String { token.client_id.clone() }
+//! async fn course(token: VerifiedToken) -> String { token.client_id_or_unknown().to_owned() }
 //! ```
 //!
 //! * JWTs are verified against the issuer's JWKS (found through its RFC 8414
 //!   metadata), cached, fetched again for an unknown `kid` at most once per
 //!   `kid_refetch_interval`, and refreshed in the background. The algorithm
 //!   comes from the key, never from the token.
-//! * Opaque tokens are introspected with this service's own client
-//!   credentials; answers are cached briefly (bounded in size and time).
+//! * Opaque tokens (only those shaped like Charter's) are introspected with this
+//!   service's own client credentials, a few at a time; answers are cached briefly
+//!   (bounded in size and time, keyed by the token's SHA-256).
 //! * Each route declares a [`Requirement`]: scopes (all-of, any-of) and Open
 //!   edX's `content_org` and `user:me` filters, under a [`Policy`].
 //! * Each decision is logged (`charter_guard::decision`) and reported to

@@ -1,9 +1,10 @@
 //! Sending decisions to Charter, without ever making a request wait.
 //!
 //! Requests `try_send` one small event into a bounded channel (a full channel
-//! drops the event and counts it). One task aggregates identical decisions
-//! (`count`) in a bounded map and hands batches of at most
-//! [`MAX_DECISIONS_PER_BATCH`] to a second task, which POSTs them. A batch that
+//! drops the event and counts it). One task (off the request path) aggregates
+//! identical decisions (`count`) in a map of at most `max_pending` distinct
+//! decisions (at most [`MAX_DECISIONS_PER_BATCH`]) and hands each batch to a
+//! second task, which POSTs them. A batch that
 //! cannot be delivered is dropped and counted, and the count travels in the
 //! `dropped` field of the next batch that is delivered. Nothing is retried or
 //! queued without bound.
@@ -18,9 +19,7 @@ use charter_wire::{
     REPORT_SCOPE,
 };
 use serde::Deserialize;
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +47,7 @@ pub(crate) struct Event {
     pub reason: &'static str,
 }
 
+/// What makes two decisions the same record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     client_id: String,
@@ -56,44 +56,9 @@ struct Key {
     scopes_held: Vec<String>,
     required_all: Vec<String>,
     required_any: Vec<String>,
-    mode: ModeKey,
-    decision: DecisionKey,
+    mode: Mode,
+    decision: Decision,
     reason: &'static str,
-}
-
-// charter-wire's enums do not derive Hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ModeKey(u8);
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct DecisionKey(u8);
-
-fn mode_key(m: Mode) -> ModeKey {
-    ModeKey(match m {
-        Mode::Enforce => 0,
-        Mode::ReportOnly => 1,
-        Mode::Off => 2,
-    })
-}
-fn mode_of(k: ModeKey) -> Mode {
-    match k.0 {
-        0 => Mode::Enforce,
-        1 => Mode::ReportOnly,
-        _ => Mode::Off,
-    }
-}
-fn decision_key(d: Decision) -> DecisionKey {
-    DecisionKey(match d {
-        Decision::Allow => 0,
-        Decision::Deny => 1,
-        Decision::WouldDeny => 2,
-    })
-}
-fn decision_of(k: DecisionKey) -> Decision {
-    match k.0 {
-        0 => Decision::Allow,
-        1 => Decision::Deny,
-        _ => Decision::WouldDeny,
-    }
 }
 
 /// Charter refuses a batch holding a field longer than this, or a list longer than [`MAX_LIST`].
@@ -121,7 +86,7 @@ fn scopes(v: &[String]) -> impl Iterator<Item = &String> {
 /// The application and scopes of an event, as reported.
 fn holder_view(e: &Event) -> (&str, &[String]) {
     match &e.holder {
-        Holder::Verified(c) => (clip(&c.client_id), &c.scopes),
+        Holder::Verified(c) => (clip(c.client_id.as_deref().unwrap_or("")), &c.scopes),
         Holder::Known(id) => (clip(id), &[]),
         Holder::Unknown => ("", &[]),
     }
@@ -137,39 +102,10 @@ impl Key {
             scopes_held: scopes(held).cloned().collect(),
             required_all: scopes(&e.requirement.all).cloned().collect(),
             required_any: scopes(&e.requirement.any).cloned().collect(),
-            mode: mode_key(e.mode),
-            decision: decision_key(e.decision),
+            mode: e.mode,
+            decision: e.decision,
             reason: e.reason,
         }
-    }
-
-    /// Whether `e` is this decision again (compared without allocating).
-    fn matches(&self, e: &Event) -> bool {
-        let (client_id, held) = holder_view(e);
-        self.reason == e.reason
-            && self.mode == mode_key(e.mode)
-            && self.decision == decision_key(e.decision)
-            && self.client_id == client_id
-            && self.route == clip(e.route.as_str())
-            && self.method == e.method.as_str()
-            && self.scopes_held.iter().eq(scopes(held))
-            && self.required_all.iter().eq(scopes(&e.requirement.all))
-            && self.required_any.iter().eq(scopes(&e.requirement.any))
-    }
-
-    /// A hash of what [`Key::matches`] compares, computed from the event without allocating.
-    fn fingerprint(e: &Event, state: &RandomState) -> u64 {
-        let (client_id, held) = holder_view(e);
-        let mut h = state.build_hasher();
-        (client_id, e.method.as_str(), clip(e.route.as_str()), e.reason).hash(&mut h);
-        (mode_key(e.mode), decision_key(e.decision)).hash(&mut h);
-        for list in [held, &e.requirement.all[..], &e.requirement.any[..]] {
-            for s in scopes(list) {
-                s.hash(&mut h);
-            }
-            0xffu8.hash(&mut h);
-        }
-        h.finish()
     }
 
     fn record(self, at: i64, count: u64) -> DecisionRecord {
@@ -181,8 +117,8 @@ impl Key {
             scopes_held: self.scopes_held,
             required_all: self.required_all,
             required_any: self.required_any,
-            mode: mode_of(self.mode),
-            decision: decision_of(self.decision),
+            mode: self.mode,
+            decision: self.decision,
             reason: self.reason.to_owned(),
             count,
         }
@@ -192,36 +128,34 @@ impl Key {
 /// Distinct decisions waiting for the next batch, with their first time and count.
 #[derive(Default)]
 struct Pending {
-    buckets: HashMap<u64, Vec<(Key, i64, u64)>>,
-    len: usize,
-    state: RandomState,
+    records: HashMap<Key, (i64, u64)>,
 }
 
 impl Pending {
     /// Counts `e`; `false` when it is new and `max` distinct decisions are already held.
     fn add(&mut self, e: &Event, max: usize) -> bool {
-        let fp = Key::fingerprint(e, &self.state);
-        if let Some(bucket) = self.buckets.get_mut(&fp) {
-            if let Some(slot) = bucket.iter_mut().find(|(k, _, _)| k.matches(e)) {
-                slot.2 += 1;
-                return true;
-            }
+        let key = Key::of(e);
+        if let Some((_, n)) = self.records.get_mut(&key) {
+            *n += 1;
+            return true;
         }
-        if self.len >= max {
+        if self.records.len() >= max {
             return false;
         }
-        self.buckets.entry(fp).or_default().push((Key::of(e), e.at, 1));
-        self.len += 1;
+        self.records.insert(key, (e.at, 1));
         true
     }
 
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.records.is_empty()
     }
 
     fn take(&mut self) -> Vec<(Key, i64, u64)> {
-        self.len = 0;
-        self.buckets.drain().flat_map(|(_, v)| v).collect()
+        self.records.drain().map(|(k, (at, n))| (k, at, n)).collect()
     }
 }
 
@@ -339,10 +273,12 @@ async fn aggregate(
     every: Duration,
 ) {
     let mut pending = Pending::default();
+    // Reaching `max_pending` distinct decisions sends a batch at once.
+    let full = max_pending.clamp(1, MAX_DECISIONS_PER_BATCH);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let add = |pending: &mut Pending, e: Event| {
-        if !pending.add(&e, max_pending) {
+        if !pending.add(&e, full) {
             counters.drop_n(1);
         }
     };
@@ -394,11 +330,11 @@ async fn aggregate(
                     add(&mut pending, e);
                     while let Ok(e) = rx.try_recv() {
                         add(&mut pending, e);
-                        if pending.len >= MAX_DECISIONS_PER_BATCH {
+                        if pending.len() >= full {
                             flush(&mut pending, None);
                         }
                     }
-                    if pending.len >= MAX_DECISIONS_PER_BATCH {
+                    if pending.len() >= full {
                         flush(&mut pending, None);
                     }
                     // Let events gather in the channel: waking this task for each
@@ -415,6 +351,9 @@ async fn aggregate(
                 Some(Control::Flush(ack)) => {
                     while let Ok(e) = rx.try_recv() {
                         add(&mut pending, e);
+                        if pending.len() >= full {
+                            flush(&mut pending, None);
+                        }
                     }
                     flush(&mut pending, Some(ack));
                 }
@@ -540,7 +479,7 @@ mod tests {
 
     fn event(client: &str, scopes: &[&str], route: &'static str, decision: Decision) -> Event {
         let claims = Claims {
-            client_id: client.into(),
+            client_id: Some(client.into()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             filters: vec![],
             is_restricted: false,
@@ -579,10 +518,10 @@ mod tests {
         assert!(p.add(&event("a", &["read"], "/y", Decision::Allow), 10));
         assert!(p.add(&event("b", &["read"], "/x", Decision::Allow), 10));
         assert!(p.add(&event("a", &["read"], "/x", Decision::WouldDeny), 10));
-        assert_eq!(p.len, 5);
+        assert_eq!(p.len(), 5);
         // A scope that Charter would refuse (a space) is left out of the record.
         assert!(p.add(&event("a", &["read", "bad scope"], "/x", Decision::Allow), 10));
-        assert_eq!(p.len, 5);
+        assert_eq!(p.len(), 5);
         let mut counts: Vec<u64> = p.take().into_iter().map(|(_, _, n)| n).collect();
         counts.sort_unstable();
         assert_eq!(counts, vec![1, 1, 1, 1, 4]);

@@ -130,10 +130,19 @@ impl Requirement {
                 return Err(Denial::MissingScope { missing_all, missing_any });
             }
         }
+        let param = |p: &String| {
+            params.get(p).ok_or_else(|| {
+                if params.undecodable(p) {
+                    Denial::InvalidParam(p.clone())
+                } else {
+                    Denial::MissingParam(p.clone())
+                }
+            })
+        };
         if let Some(p) = &self.content_org_param {
             let filtered = claims.is_restricted || claims.content_orgs().next().is_some();
             if filtered {
-                let key = params.get(p).ok_or_else(|| Denial::MissingParam(p.clone()))?;
+                let key = param(p)?;
                 let Some(org) = course_key_org(key) else {
                     return Err(Denial::ContentOrg { org: None });
                 };
@@ -144,7 +153,7 @@ impl Requirement {
         }
         if let Some(p) = &self.user_param {
             if let Some(filter) = claims.user_filter() {
-                let requested = params.get(p).ok_or_else(|| Denial::MissingParam(p.clone()))?;
+                let requested = param(p)?;
                 let allowed = if filter == "me" { claims.preferred_username.as_deref() } else { Some(filter) };
                 if allowed != Some(requested) {
                     return Err(Denial::User { requested: requested.to_owned() });
@@ -167,6 +176,8 @@ pub enum Denial {
     User { requested: String },
     /// The route has no such path parameter (a mistake in the service).
     MissingParam(String),
+    /// The request's path parameter could not be decoded (e.g. invalid percent-encoding).
+    InvalidParam(String),
 }
 
 impl Denial {
@@ -177,6 +188,7 @@ impl Denial {
             Denial::ContentOrg { .. } => "content_org_mismatch",
             Denial::User { .. } => "user_mismatch",
             Denial::MissingParam(_) => "missing_path_param",
+            Denial::InvalidParam(_) => "invalid_path_param",
         }
     }
 }
@@ -184,6 +196,12 @@ impl Denial {
 /// The matched route's path parameters.
 pub trait PathParams: Sync {
     fn get(&self, name: &str) -> Option<&str>;
+
+    /// Whether the request's parameter `name` is there but could not be decoded
+    /// (answered 400, where a parameter the route does not declare is a 500).
+    fn undecodable(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 impl PathParams for [(&str, &str)] {
@@ -225,23 +243,65 @@ impl PathParams for NoParams {
     }
 }
 
-/// The org of an Open edX course key: `course-v1:MITx+6.002x+2024_T1` (also
-/// `ccx-v1:`), or the old `MITx/6.002x/2012_Fall`. `None` if it is not one.
+/// The request's path parameters could not be decoded (axum refuses them all
+/// when one holds invalid percent-encoding): every one is undecodable.
+pub(crate) struct UndecodableParams;
+
+impl PathParams for UndecodableParams {
+    fn get(&self, _: &str) -> Option<&str> {
+        None
+    }
+
+    fn undecodable(&self, _: &str) -> bool {
+        true
+    }
+}
+
+/// A part of a course key: opaque-keys' `[\w\-~.:]+` (`\w` as Python's: letters,
+/// digits, `_`).
+fn key_part_ok(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-~.:".contains(c))
+}
+
+/// The org of an Open edX course key: `course-v1:ORG+COURSE+RUN` (optionally
+/// followed by `+branch@…` and `+version@…`), `ccx-v1:ORG+COURSE+RUN+ccx@N`, or
+/// the old `ORG/COURSE/RUN`. `None` if it is not one (as opaque-keys would refuse it).
 pub fn course_key_org(key: &str) -> Option<&str> {
-    let ok_part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.~%".contains(c));
-    if let Some((prefix, rest)) = key.split_once(':') {
-        if !matches!(prefix, "course-v1" | "ccx-v1") {
+    let (rest, markers): (&str, &[&str]) = if let Some(r) = key.strip_prefix("course-v1:") {
+        (r, &["branch", "version"])
+    } else if let Some(r) = key.strip_prefix("ccx-v1:") {
+        (r, &["branch", "version", "ccx"])
+    } else {
+        let mut parts = key.split('/');
+        let (org, course, run) = (parts.next()?, parts.next()?, parts.next()?);
+        let ok = parts.next().is_none() && key_part_ok(org) && key_part_ok(course) && key_part_ok(run);
+        return ok.then_some(org);
+    };
+    let mut parts = rest.split('+');
+    let (org, course, run) = (parts.next()?, parts.next()?, parts.next()?);
+    if !(key_part_ok(org) && key_part_ok(course) && key_part_ok(run)) {
+        return None;
+    }
+    // Then at most one of each marker, in opaque-keys' order.
+    let mut next_marker = 0;
+    for part in parts {
+        let (name, value) = part.split_once('@')?;
+        let at = markers.iter().skip(next_marker).position(|m| *m == name)? + next_marker;
+        let value_ok = match name {
+            "version" => !value.is_empty() && value.bytes().all(|b| b.is_ascii_hexdigit()),
+            "ccx" => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+            _ => key_part_ok(value),
+        };
+        if !value_ok {
             return None;
         }
-        let mut parts = rest.split('+');
-        let org = parts.next()?;
-        let course = parts.next()?;
-        let run = parts.next()?;
-        return (ok_part(org) && ok_part(course) && !run.is_empty()).then_some(org);
+        next_marker = at + 1;
     }
-    let mut parts = key.split('/');
-    let (org, course, run) = (parts.next()?, parts.next()?, parts.next()?);
-    (parts.next().is_none() && ok_part(org) && ok_part(course) && ok_part(run)).then_some(org)
+    if markers.contains(&"ccx") && next_marker != markers.len() {
+        // A CCX key names its CCX.
+        return None;
+    }
+    Some(org)
 }
 
 #[cfg(test)]
@@ -251,7 +311,7 @@ mod tests {
 
     fn claims(scopes: &[&str], filters: &[&str], restricted: bool) -> Claims {
         Claims {
-            client_id: "c".into(),
+            client_id: Some("c".into()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             filters: filters.iter().map(|s| s.to_string()).collect(),
             is_restricted: restricted,
@@ -273,12 +333,38 @@ mod tests {
     #[test]
     fn course_keys() {
         assert_eq!(course_key_org("course-v1:MITx+6.002x+2024_T1"), Some("MITx"));
+        assert_eq!(course_key_org("course-v1:edX+DemoX+Demo~Course-1.a:b"), Some("edX"));
+        assert_eq!(course_key_org("course-v1:MITx+6.002x+2024_T1+branch@draft"), Some("MITx"));
+        assert_eq!(course_key_org("course-v1:MITx+6.002x+2024_T1+version@519665f6223ebd6980884f2b"), Some("MITx"));
+        assert_eq!(course_key_org("course-v1:MITx+a+b+branch@published+version@abc123"), Some("MITx"));
+        assert_eq!(course_key_org("course-v1:Université+a+b"), Some("Université"));
         assert_eq!(course_key_org("ccx-v1:edX+DemoX+Demo_Course+ccx@3"), Some("edX"));
         assert_eq!(course_key_org("MITx/6.002x/2012_Fall"), Some("MITx"));
-        assert_eq!(course_key_org("MITx"), None);
-        assert_eq!(course_key_org("course-v1:MITx"), None);
-        assert_eq!(course_key_org("block-v1:MITx+a+b"), None);
-        assert_eq!(course_key_org("a/b/c/d"), None);
+        for bad in [
+            "MITx",
+            "course-v1:MITx",
+            "course-v1:MITx+6.002x",
+            "course-v1:MITx+6.002x+",
+            "course-v1:MITx+6.002x+2024_T1+extra",
+            "course-v1:MITx+6.002x+2024_T1+more+parts",
+            "course-v1:MITx+6.002x+2024_T1+ccx@3",
+            "course-v1:MITx+a+b+version@xyz",
+            "course-v1:MITx+a+b+version@abc+branch@draft",
+            "course-v1:MITx+a+b+branch@x+branch@y",
+            "course-v1:MI%54x+a+b",
+            "course-v1:MITx+a b+c",
+            "course-v1:MITx+a/b+c",
+            "ccx-v1:edX+DemoX+Demo_Course",
+            "ccx-v1:edX+DemoX+Demo_Course+ccx@x",
+            "block-v1:MITx+a+b",
+            "a/b/c/d",
+            "a/b",
+            "MI%54x/a/b",
+            "MITx//b",
+            "",
+        ] {
+            assert_eq!(course_key_org(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -321,5 +407,6 @@ mod tests {
         // No user filter: nothing to enforce (edx-drf-extensions).
         assert!(u.evaluate(&claims(&[], &[], true), &[("username", "bob")], Policy::OpenEdx).is_ok());
         assert_eq!(u.evaluate(&me, &NoParams, Policy::OpenEdx), Err(Denial::MissingParam("username".into())));
+        assert_eq!(u.evaluate(&me, &UndecodableParams, Policy::OpenEdx), Err(Denial::InvalidParam("username".into())));
     }
 }

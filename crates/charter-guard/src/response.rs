@@ -20,6 +20,24 @@ fn q(realm: &str) -> String {
     format!("Bearer realm=\"{realm}\"")
 }
 
+/// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+fn scope_token_ok(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// RFC 6750 §3 `scope`: a set of scopes that would be enough for the route, i.e.
+/// every all-of scope and the first any-of scope. `None` when there is none.
+fn scope_attribute(required_all: &[String], required_any: &[String]) -> Option<String> {
+    let scopes: Vec<&str> =
+        required_all.iter().chain(required_any.first()).map(String::as_str).filter(|s| scope_token_ok(s)).collect();
+    (!scopes.is_empty()).then(|| scopes.join(" "))
+}
+
+/// RFC 6750 §3 `error_description`: %x20-21 / %x23-5B / %x5D-7E.
+fn description_attribute(d: &str) -> String {
+    d.chars().filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\').collect()
+}
+
 impl Refusal {
     pub(crate) fn token(realm: &str, e: TokenError) -> Refusal {
         match e {
@@ -61,9 +79,7 @@ impl Refusal {
     pub(crate) fn denial(realm: &str, d: &Denial, required_all: &[String], required_any: &[String]) -> Refusal {
         match d {
             Denial::MissingScope { missing_all, missing_any } => {
-                let mut needed: Vec<&str> = missing_all.iter().map(String::as_str).collect();
-                needed.extend(missing_any.iter().map(String::as_str));
-                let description = if needed.is_empty() {
+                let description = if missing_all.is_empty() && missing_any.is_empty() {
                     "this resource declares no scope a restricted application could hold".to_owned()
                 } else if missing_any.is_empty() {
                     format!("the access token lacks the scopes: {}", missing_all.join(" "))
@@ -76,15 +92,18 @@ impl Refusal {
                         missing_any.join(" ")
                     )
                 };
-                // Scope tokens (RFC 6749 §3.3) contain neither quotes nor backslashes.
-                let scope_attr: String = needed.join(" ").chars().filter(|c| *c != '"' && *c != '\\').collect();
-                let desc_attr: String = description.chars().filter(|c| *c != '"' && *c != '\\').collect();
+                // The header names what would be enough; the body says what is missing.
+                let mut www = format!(
+                    "{}, error=\"insufficient_scope\", error_description=\"{}\"",
+                    q(realm),
+                    description_attribute(&description)
+                );
+                if let Some(scope) = scope_attribute(required_all, required_any) {
+                    www.push_str(&format!(", scope=\"{scope}\""));
+                }
                 Refusal {
                     status: 403,
-                    www_authenticate: Some(format!(
-                        "{}, error=\"insufficient_scope\", error_description=\"{desc_attr}\", scope=\"{scope_attr}\"",
-                        q(realm)
-                    )),
+                    www_authenticate: Some(www),
                     body: json!({
                         "error": "insufficient_scope",
                         "error_description": description,
@@ -124,6 +143,15 @@ impl Refusal {
                     "error_description": format!("the access token's user filter does not allow user {requested}"),
                 }),
             },
+            Denial::InvalidParam(p) => Refusal {
+                status: 400,
+                www_authenticate: None,
+                body: json!({
+                    "error": "invalid_request",
+                    "reason": d.reason(),
+                    "error_description": format!("the path parameter '{p}' is not validly encoded"),
+                }),
+            },
             Denial::MissingParam(p) => Refusal {
                 status: 500,
                 www_authenticate: None,
@@ -151,5 +179,53 @@ impl IntoResponse for Refusal {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_scope_attribute_names_what_would_be_enough() {
+        let all = strings(&["a", "b"]);
+        let any = strings(&["x", "y"]);
+        let d = Denial::MissingScope { missing_all: strings(&["b"]), missing_any: any.clone() };
+        let r = Refusal::denial("charter", &d, &all, &any);
+        let w = r.www_authenticate.unwrap_or_default();
+        assert!(w.ends_with(r#", scope="a b x""#), "{w}");
+        // The details stay in the body.
+        assert_eq!(r.body["missing_scopes"], json!(["b"]));
+        assert_eq!(r.body["missing_any_of"], json!(["x", "y"]));
+        assert_eq!(
+            (r.body["required_all"].clone(), r.body["required_any"].clone()),
+            (json!(["a", "b"]), json!(["x", "y"]))
+        );
+        // Any-of only: its first scope.
+        let d = Denial::MissingScope { missing_all: vec![], missing_any: any.clone() };
+        let w = Refusal::denial("charter", &d, &[], &any).www_authenticate.unwrap_or_default();
+        assert!(w.ends_with(r#", scope="x""#), "{w}");
+        // An empty declared requirement: no scope attribute at all.
+        let d = Denial::MissingScope { missing_all: vec![], missing_any: vec![] };
+        let w = Refusal::denial("charter", &d, &[], &[]).www_authenticate.unwrap_or_default();
+        assert!(!w.contains("scope=\""), "{w}");
+        // Scopes that cannot be written in the header are left out of it; the header stays valid.
+        let odd = strings(&["caf\u{e9}", "a\"b", "ok"]);
+        let d = Denial::MissingScope { missing_all: odd.clone(), missing_any: vec![] };
+        let w = Refusal::denial("charter", &d, &odd, &[]).www_authenticate.unwrap_or_default();
+        assert!(w.ends_with(r#", scope="ok""#), "{w}");
+        assert!(HeaderValue::from_str(&w).is_ok(), "{w}");
+    }
+
+    #[test]
+    fn an_undecodable_path_parameter_is_a_bad_request() {
+        let r = Refusal::denial("charter", &Denial::InvalidParam("course_id".into()), &[], &[]);
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("invalid_request")));
+        let r = Refusal::denial("charter", &Denial::MissingParam("course_id".into()), &[], &[]);
+        assert_eq!(r.status, 500);
     }
 }

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use charter_guard::*;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
@@ -22,6 +22,14 @@ struct Stub {
     base: String,
     jwks: Arc<Mutex<String>>,
     jwks_hits: Arc<AtomicUsize>,
+    /// Members put over the metadata's.
+    metadata_edit: Arc<Mutex<Value>>,
+    metadata_hits: Arc<AtomicUsize>,
+    /// What introspection answers (for every token).
+    introspection: Arc<Mutex<Value>>,
+    introspect_hits: Arc<AtomicUsize>,
+    introspect_delay_ms: Arc<AtomicU64>,
+    fail_introspection: Arc<AtomicBool>,
     batches: Arc<Mutex<Vec<Value>>>,
     fail_reports: Arc<AtomicBool>,
     hang_reports: Arc<AtomicBool>,
@@ -34,6 +42,12 @@ async fn spawn_stub(jwks: String) -> Stub {
         base,
         jwks: Arc::new(Mutex::new(jwks)),
         jwks_hits: Arc::new(AtomicUsize::new(0)),
+        metadata_edit: Arc::new(Mutex::new(json!({}))),
+        metadata_hits: Arc::new(AtomicUsize::new(0)),
+        introspection: Arc::new(Mutex::new(active("opaque-app"))),
+        introspect_hits: Arc::new(AtomicUsize::new(0)),
+        introspect_delay_ms: Arc::new(AtomicU64::new(0)),
+        fail_introspection: Arc::new(AtomicBool::new(false)),
         batches: Arc::new(Mutex::new(Vec::new())),
         fail_reports: Arc::new(AtomicBool::new(false)),
         hang_reports: Arc::new(AtomicBool::new(false)),
@@ -42,9 +56,28 @@ async fn spawn_stub(jwks: String) -> Stub {
         .route(
             "/.well-known/oauth-authorization-server/oauth2",
             get(|State(s): State<Stub>| async move {
-                Json(json!({"issuer": ISSUER, "jwks_uri": format!("{}/jwks", s.base),
-                            "token_endpoint": format!("{}/token", s.base),
-                            "introspection_endpoint": format!("{}/introspect", s.base)}))
+                s.metadata_hits.fetch_add(1, Ordering::SeqCst);
+                let mut md = json!({"issuer": ISSUER, "jwks_uri": format!("{}/jwks", s.base),
+                                    "token_endpoint": format!("{}/token", s.base),
+                                    "introspection_endpoint": format!("{}/introspect", s.base)});
+                for (k, v) in s.metadata_edit.lock().unwrap().as_object().unwrap() {
+                    md[k] = v.clone();
+                }
+                Json(md)
+            }),
+        )
+        .route(
+            "/introspect",
+            post(|State(s): State<Stub>, headers: HeaderMap, body: String| async move {
+                s.introspect_hits.fetch_add(1, Ordering::SeqCst);
+                assert!(headers[header::AUTHORIZATION].to_str().unwrap().starts_with("Basic "));
+                assert!(body.starts_with("token="), "{body}");
+                let delay = s.introspect_delay_ms.load(Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                if s.fail_introspection.load(Ordering::SeqCst) {
+                    return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "down"})));
+                }
+                (StatusCode::OK, Json(s.introspection.lock().unwrap().clone()))
             }),
         )
         .route(
@@ -76,16 +109,29 @@ async fn spawn_stub(jwks: String) -> Stub {
     stub
 }
 
+/// Charter's introspection answer for an active access token.
+fn active(client_id: &str) -> Value {
+    let now = now();
+    json!({"active": true, "scope": "catalog:read", "client_id": client_id, "username": format!("svc-{client_id}"),
+           "token_type": "Bearer", "exp": now + 600, "iat": now, "sub": "0123456789abcdef0123456789abcdef",
+           "aud": AUDIENCE, "iss": ISSUER, "jti": "j1", "filters": [], "is_restricted": false})
+}
+
+/// A token of the shape of Charter's opaque tokens (32 hex, 43 base64url), distinct per `n`.
+fn opaque(n: u32) -> String {
+    format!("{n:032x}{}", "Az09-_".repeat(7) + "x")
+}
+
 fn config() -> GuardConfig {
     GuardConfig::new(ISSUER).audience(AUDIENCE).leeway(Duration::ZERO)
 }
 
 fn router(guard: &Guard) -> Router {
     async fn who(t: VerifiedToken) -> String {
-        t.client_id.clone()
+        t.client_id_or_unknown().to_owned()
     }
     async fn maybe(t: Option<VerifiedToken>) -> String {
-        t.map(|t| t.client_id.clone()).unwrap_or_else(|| "anonymous".into())
+        t.map(|t| t.client_id_or_unknown().to_owned()).unwrap_or_else(|| "anonymous".into())
     }
     Router::new()
         .route("/api/courses", get(who).route_layer(guard.require(Requirement::scopes_all(["catalog:read"]))))
@@ -167,6 +213,23 @@ async fn layer_answers_as_rfc_6750_says() {
     assert!(www(&h).is_empty());
     let (s, _, _, _) = call(&app, "/api/courses/MITx%2F6.002x%2F2012_Fall", &[&format!("JWT {mit}")]).await;
     assert_eq!(s, StatusCode::OK);
+    // `%` is not part of a course key.
+    let (s, _, b, _) = call(&app, "/api/courses/course-v1:MI%2554x+6.002x+2024_T1", &[&format!("JWT {mit}")]).await;
+    assert_eq!((s, b["filter"].as_str()), (StatusCode::FORBIDDEN, Some("content_org")));
+    // A parameter that cannot be decoded is the request's fault (400), not the service's.
+    let (s, h, b, _) = call(&app, "/api/courses/%FF", &[&format!("JWT {mit}")]).await;
+    assert_eq!(
+        (s, b["error"].as_str(), b["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"), Some("invalid_path_param"))
+    );
+    assert!(www(&h).is_empty());
+    // A requirement naming a parameter its route does not have is the service's (500).
+    let wrong = Router::new().route(
+        "/b",
+        get(|| async { "b" }).route_layer(guard.require(Requirement::authenticated().content_org_param("course_id"))),
+    );
+    let (s, _, b, _) = call(&wrong, "/b", &[&format!("JWT {mit}")]).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("server_error")));
 
     // user:me.
     let me = restricted(&["enrollments:read"], &["user:me"]);
@@ -198,7 +261,7 @@ async fn layer_answers_as_rfc_6750_says() {
 
     // On a whole Router too: each route's template is reported.
     let whole = Router::new()
-        .route("/a/{course_id}", get(|t: VerifiedToken| async move { t.client_id.clone() }))
+        .route("/a/{course_id}", get(|t: VerifiedToken| async move { t.client_id_or_unknown().to_owned() }))
         .route_layer(guard.require(Requirement::scopes_all(["catalog:read"]).content_org_param("course_id")));
     let (s, _, _, _) = call(&whole, "/a/course-v1:MITx+6.002x+2024_T1", &[&format!("Bearer {mit}")]).await;
     assert_eq!(s, StatusCode::OK);
@@ -220,7 +283,7 @@ async fn the_algorithm_is_the_keys() {
     let guard = Guard::start(config().static_jwks(jwks(&[&rsa, &rs512, &ec, &ed])).no_reporting()).await.unwrap();
     for k in [&rsa, &rs512, &ec, &ed] {
         let c = guard.verify(&k.sign(&claims("c", &["a"], &[], false))).await.unwrap();
-        assert_eq!((c.client_id.as_str(), c.scopes.clone()), ("c", vec!["a".to_owned()]), "{}", k.alg);
+        assert_eq!((c.client_id.as_deref(), c.scopes.clone()), (Some("c"), vec!["a".to_owned()]), "{}", k.alg);
     }
     let c = claims("c", &[], &[], false);
     let token_err = |e: AuthError| match e {
@@ -273,14 +336,14 @@ async fn unknown_kids_refetch_at_most_once_per_interval() {
 
     // With a short interval, a new key is picked up on first sight.
     let quick = Guard::start(
-        config().charter_url(&stub.base).kid_refetch_interval(Duration::from_millis(200)).no_reporting(),
+        config().charter_url(&stub.base).kid_refetch_interval(Duration::from_secs(1)).no_reporting(),
     )
     .await
     .unwrap();
     let k2 = Signer::rsa("k2", "RS512");
     *stub.jwks.lock().unwrap() = jwks(&[&k, &k2]);
     let c = quick.verify(&k2.sign(&claims("c2", &[], &[], false))).await.unwrap();
-    assert_eq!(c.client_id, "c2");
+    assert_eq!(c.client_id.as_deref(), Some("c2"));
     // The slow guard still refuses it (its interval has not passed) ...
     assert!(guard.verify(&k2.sign(&claims("c2", &[], &[], false))).await.is_err());
     // ... until its background refresh runs.
@@ -415,4 +478,289 @@ async fn reporter_with_charter_unreachable_counts_drops() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(matches!(guard.flush().await, Err(ReportError::Delivery(_))));
     assert_eq!(guard.reporter_stats().dropped_unreported, 1000);
+}
+
+/// Collects the events logged on this thread (`target field=value …`).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<String>>>);
+
+impl Logs {
+    fn matching(&self, needles: &[&str]) -> Vec<String> {
+        self.0.lock().unwrap().iter().filter(|l| needles.iter().all(|n| l.contains(n))).cloned().collect()
+    }
+}
+
+impl tracing::Subscriber for Logs {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, e: &tracing::Event<'_>) {
+        struct Line(String);
+        impl tracing::field::Visit for Line {
+            fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+                self.0.push_str(&format!(" {}={v}", f.name()));
+            }
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={v:?}", f.name()));
+            }
+        }
+        let mut line = Line(e.metadata().target().to_owned());
+        e.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+fn token_error(r: Result<Arc<Claims>, AuthError>) -> TokenError {
+    match r {
+        Err(AuthError::Token { error, .. }) => error,
+        other => panic!("expected a token error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_checked_before_and_after_introspection() {
+    let stub = spawn_stub(jwks(&[&Signer::es256("k1")])).await;
+    let guard = Guard::start(config().charter_url(&stub.base).client_credentials("catalogue", "s3cret").no_reporting())
+        .await
+        .unwrap();
+    let hits = || stub.introspect_hits.load(Ordering::SeqCst);
+    // Nothing that cannot be one of Charter's opaque tokens is sent to Charter.
+    let malformed = ["x".repeat(75), opaque(1)[..74].to_owned(), opaque(1) + "A", opaque(0xabcdef).to_uppercase()];
+    for t in malformed {
+        assert_eq!(token_error(guard.verify(&t).await), TokenError::Malformed, "{t}");
+    }
+    let (s, h, b, _) = call(&router(&guard), "/api/courses", &["Bearer not-an-opaque-token"]).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    assert!(www(&h).contains(r#"error="invalid_token""#));
+    assert_eq!(hits(), 0);
+
+    // One of Charter's: introspected once, then served from the cache.
+    let c = guard.verify(&opaque(1)).await.unwrap();
+    assert_eq!((c.client_id.as_deref(), c.source), (Some("opaque-app"), TokenSource::Introspection));
+    assert!(guard.verify(&opaque(1)).await.is_ok());
+    assert_eq!(hits(), 1);
+
+    // With an audience configured, the answer must name it.
+    let answer = |edit: &dyn Fn(&mut Value)| {
+        let mut a = active("opaque-app");
+        edit(&mut a);
+        *stub.introspection.lock().unwrap() = a;
+    };
+    answer(&|a| {
+        a.as_object_mut().unwrap().remove("aud");
+    });
+    assert_eq!(token_error(guard.verify(&opaque(2)).await), TokenError::WrongAudience);
+    answer(&|a| a["aud"] = json!("another-service"));
+    assert_eq!(token_error(guard.verify(&opaque(3)).await), TokenError::WrongAudience);
+    // Only access tokens (token_type absent, Bearer or access_token, in any case).
+    answer(&|a| a["token_type"] = json!("refresh_token"));
+    match guard.verify(&opaque(4)).await {
+        Err(AuthError::Token { error, client_id }) => {
+            assert_eq!((error, client_id.as_deref()), (TokenError::NotAccessToken, Some("opaque-app")))
+        }
+        other => panic!("{other:?}"),
+    }
+    for (n, tt) in [(5, json!("bearer")), (6, json!("ACCESS_TOKEN")), (7, Value::Null)] {
+        answer(&|a| a["token_type"] = tt.clone());
+        assert!(guard.verify(&opaque(n)).await.is_ok(), "{tt}");
+    }
+    // An answer naming no client: accepted, with no client id.
+    answer(&|a| {
+        a.as_object_mut().unwrap().remove("client_id");
+    });
+    assert_eq!(guard.verify(&opaque(8)).await.unwrap().client_id, None);
+    answer(&|a| *a = json!({"active": false}));
+    assert_eq!(token_error(guard.verify(&opaque(9)).await), TokenError::Inactive);
+    assert_eq!(hits(), 9);
+
+    // Without credentials, well-formed opaque tokens are not accepted; others are malformed.
+    let no_creds = Guard::start(config().charter_url(&stub.base).no_reporting()).await.unwrap();
+    assert_eq!(token_error(no_creds.verify(&opaque(1)).await), TokenError::OpaqueNotAccepted);
+    assert_eq!(token_error(no_creds.verify(&"x".repeat(75)).await), TokenError::Malformed);
+}
+
+#[tokio::test]
+async fn introspection_is_bounded_and_fails_fast() {
+    let stub = spawn_stub(jwks(&[&Signer::es256("k1")])).await;
+    let guard = Guard::start(
+        config()
+            .charter_url(&stub.base)
+            .client_credentials("catalogue", "s3cret")
+            .max_concurrent_introspections(1)
+            .fail_fast_window(Duration::from_millis(500))
+            .no_reporting(),
+    )
+    .await
+    .unwrap();
+    let hits = || stub.introspect_hits.load(Ordering::SeqCst);
+
+    // One slot: a second distinct token does not queue behind a slow introspection.
+    stub.introspect_delay_ms.store(1500, Ordering::SeqCst);
+    let g = guard.clone();
+    let slow = tokio::spawn(async move { g.verify(&opaque(1)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert!(matches!(guard.verify(&opaque(2)).await, Err(AuthError::Unavailable(_))));
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    // Through the layer: 503.
+    let (s, h, _, _) = call(&router(&guard), "/api/courses", &[&format!("Bearer {}", opaque(3))]).await;
+    assert_eq!((s, h[header::RETRY_AFTER].to_str().unwrap()), (StatusCode::SERVICE_UNAVAILABLE, "5"));
+    assert!(slow.await.unwrap().is_ok());
+    assert_eq!(hits(), 1);
+    stub.introspect_delay_ms.store(0, Ordering::SeqCst);
+
+    // Charter fails: one attempt, then 503 at once for the window, then asked again.
+    stub.fail_introspection.store(true, Ordering::SeqCst);
+    assert!(matches!(guard.verify(&opaque(4)).await, Err(AuthError::Unavailable(_))));
+    assert_eq!(hits(), 2);
+    for n in 5..50 {
+        assert!(matches!(guard.verify(&opaque(n)).await, Err(AuthError::Unavailable(_))));
+    }
+    assert_eq!(hits(), 2, "no request to Charter within the window");
+    // Answers already cached are still served.
+    assert!(guard.verify(&opaque(1)).await.is_ok());
+    stub.fail_introspection.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(guard.verify(&opaque(4)).await.is_ok());
+    assert_eq!(hits(), 3);
+}
+
+#[tokio::test]
+async fn discovery_fails_fast_and_metadata_endpoints_must_be_http() {
+    let k = Signer::es256("k1");
+    let stub = spawn_stub(jwks(&[&k])).await;
+    *stub.metadata_edit.lock().unwrap() = json!({"jwks_uri": "file:///etc/jwks.json"});
+    let cfg = config().charter_url(&stub.base).fail_fast_window(Duration::from_millis(300)).no_reporting();
+    let guard = Guard::start(cfg).await.unwrap();
+    assert_eq!(stub.metadata_hits.load(Ordering::SeqCst), 1);
+    assert!(matches!(guard.ready().await, Err(AuthError::Unavailable(_))));
+    // Within the window the metadata is not asked for again.
+    assert_eq!(stub.metadata_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(stub.jwks_hits.load(Ordering::SeqCst), 0);
+    *stub.metadata_edit.lock().unwrap() = json!({});
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    guard.ready().await.unwrap();
+    assert_eq!(stub.metadata_hits.load(Ordering::SeqCst), 2);
+    assert!(guard.verify(&k.sign(&claims("c", &[], &[], false))).await.is_ok());
+}
+
+#[tokio::test]
+async fn plain_http_to_another_host_is_warned_about() {
+    let stub = spawn_stub(jwks(&[&Signer::es256("k1")])).await;
+    *stub.metadata_edit.lock().unwrap() = json!({"token_endpoint": "http://10.255.0.1/oauth2/token"});
+    let logs = Logs::default();
+    let _on_this_thread = tracing::subscriber::set_default(logs.clone());
+    let guard = Guard::start(config().charter_url(&stub.base).no_reporting()).await.unwrap();
+    guard.ready().await.unwrap();
+    // The issuer (an identifier here, but http on another host) and the metadata's token endpoint.
+    assert_eq!(logs.matching(&["plain http", "what=issuer"]).len(), 1);
+    assert_eq!(logs.matching(&["plain http", "what=token_endpoint", "10.255.0.1"]).len(), 1);
+    // Charter at 127.0.0.1 is this machine: no warning.
+    assert!(logs.matching(&["plain http", "what=charter_url"]).is_empty());
+    assert!(logs.matching(&["plain http", "what=jwks_uri"]).is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_jwk_set_keeps_the_keys_in_force() {
+    let k = Signer::es256("k1");
+    let stub = spawn_stub(jwks(&[&k])).await;
+    let guard = Guard::start(
+        config()
+            .charter_url(&stub.base)
+            .jwks_refresh_interval(Duration::from_millis(100))
+            .kid_refetch_interval(Duration::from_secs(1))
+            .no_reporting(),
+    )
+    .await
+    .unwrap();
+    guard.ready().await.unwrap();
+    let t = k.sign(&claims("c", &[], &[], false));
+    assert!(guard.verify(&t).await.is_ok());
+    // A set with no usable key (empty, or symmetric keys only) is a failed fetch.
+    for set in [json!({"keys": []}), json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]})] {
+        *stub.jwks.lock().unwrap() = set.to_string();
+        let before = stub.jwks_hits.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(stub.jwks_hits.load(Ordering::SeqCst) > before, "the refresher ran");
+        assert!(guard.verify(&t).await.is_ok(), "{set}");
+    }
+}
+
+#[tokio::test]
+async fn open_edx_jwts_without_alg_or_client_id() {
+    // The LMS: an RSA key published without `alg`, tokens signed RS512, no client_id.
+    let lms = Signer::rsa("lms", "RS512");
+    let mut jwk = lms.jwk();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let set = json!({"keys": [jwk]}).to_string();
+    let guard = Guard::start(
+        config()
+            .static_jwks(set)
+            .client_credentials("catalogue", "s3cret")
+            .report(ReportConfig { flush_interval: Duration::from_secs(3600), ..Default::default() }),
+    )
+    .await
+    .unwrap();
+    let mut c = claims("lms", &[], &[], false);
+    c.as_object_mut().unwrap().remove("client_id");
+    let t = lms.sign(&c);
+    let verified = guard.verify(&t).await.unwrap();
+    assert_eq!((verified.client_id.as_deref(), verified.preferred_username.as_deref()), (None, Some("svc-lms")));
+    // The RSA family, and nothing else, on that key.
+    let payload = claims("lms", &[], &[], false);
+    let rs256 = lms.sign_with_header(&json!({"alg": "RS256", "kid": "lms"}), &payload);
+    assert_eq!(token_error(guard.verify(&rs256).await), TokenError::BadSignature, "signed RS512, said RS256");
+    for alg in ["PS512", "HS256", "ES256", "EdDSA"] {
+        let t = lms.sign_with_header(&json!({"alg": alg, "kid": "lms"}), &payload);
+        assert_eq!(token_error(guard.verify(&t).await), TokenError::AlgorithmMismatch, "{alg}");
+    }
+    // Open edX format (`version`): iat and preferred_username are required.
+    for claim in ["iat", "preferred_username"] {
+        let mut c = c.clone();
+        c.as_object_mut().unwrap().remove(claim);
+        assert!(matches!(token_error(guard.verify(&lms.sign(&c)).await), TokenError::MissingClaim(m) if m == claim));
+    }
+
+    // Through the layer: it passes (unrestricted), and is logged but not reported (no application).
+    let (s, _, _, text) = call(&router(&guard), "/api/courses", &[&format!("JWT {t}")]).await;
+    assert_eq!((s, text.as_str()), (StatusCode::OK, "unknown"));
+    assert_eq!(guard.flush().await, Ok(0));
+}
+
+#[tokio::test]
+async fn an_application_in_off_mode_is_logged_not_reported() {
+    let k = Signer::es256("k1");
+    let stub = spawn_stub(jwks(&[&k])).await;
+    let report = ReportConfig { flush_interval: Duration::from_secs(3600), ..Default::default() };
+    let guard = Guard::start(config().charter_url(&stub.base).client_credentials("catalogue", "s3cret").report(report))
+        .await
+        .unwrap();
+    let logs = Logs::default();
+    let _on_this_thread = tracing::subscriber::set_default(logs.clone());
+    guard.set_client_mode("legacy", Some(Mode::Off));
+    let req = Arc::new(Requirement::scopes_all(["catalog:read"]));
+    let legacy = k.sign(&claims("legacy", &["read"], &[], true));
+    let v = check(&guard, &req, &legacy, "/api/courses").await;
+    assert_eq!((v.mode, v.decision, v.reason), (Mode::Off, Decision::Allow, "off"));
+    assert!(v.claims.is_some());
+    let logged =
+        logs.matching(&["charter_guard::decision", "client_id=legacy", "mode=off", "decision=allow", "reason=off"]);
+    assert_eq!(logged.len(), 1, "{:?}", logs.0.lock().unwrap());
+    assert_eq!(guard.flush().await, Ok(0));
+    // A route in off mode does not even read the token: nothing to log.
+    let off = Arc::new(Requirement::scopes_all(["catalog:read"]).mode(Mode::Off));
+    let v = check(&guard, &off, &k.sign(&claims("partner", &[], &[], true)), "/api/open").await;
+    assert_eq!((v.reason, v.claims.is_none()), ("off", true));
+    assert!(logs.matching(&["charter_guard::decision", "client_id=partner"]).is_empty());
+    // Back on: reported again.
+    guard.set_client_mode("legacy", None);
+    check(&guard, &req, &legacy, "/api/courses").await;
+    assert_eq!(guard.flush().await, Ok(1));
 }

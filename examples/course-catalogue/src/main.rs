@@ -1,9 +1,12 @@
 //! An example resource server: a small course catalogue behind charter-guard.
 //!
 //! ```sh
+//! export CATALOGUE_CLIENT_SECRET=…    # from the environment, not the command line (visible in `ps`)
 //! course-catalogue --issuer http://127.0.0.1:8000/oauth2 --audience lms-key \
-//!     --client-id catalogue-rs --client-secret … --mode report-only
+//!     --client-id catalogue-rs --mode report-only
 //! ```
+//!
+//! Give `--audience`: without it, a token Charter issued for another service is accepted here.
 //!
 //! | Route | Requires |
 //! |---|---|
@@ -18,7 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use charter_guard::{course_key_org, Guard, GuardConfig, Mode, Policy, ReportConfig, Requirement, VerifiedToken};
-use clap::{Parser, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde_json::json;
 use std::time::Duration;
 
@@ -47,7 +51,8 @@ struct Args {
     /// Where this service reaches Charter (default: the issuer's origin).
     #[arg(long, env = "CHARTER_URL")]
     charter_url: Option<String>,
-    /// The audience tokens must name (`aud`); unchecked when absent.
+    /// The audience tokens must name (`aud`). Without it the audience is not checked
+    /// (a warning is logged): tokens issued for other services are accepted.
     #[arg(long, env = "CATALOGUE_AUDIENCE")]
     audience: Option<String>,
     #[arg(long, env = "CATALOGUE_LISTEN", default_value = "127.0.0.1:8100")]
@@ -55,6 +60,8 @@ struct Args {
     /// This service's own application: introspects opaque tokens and reports decisions.
     #[arg(long, env = "CATALOGUE_CLIENT_ID")]
     client_id: Option<String>,
+    /// This service's client secret. Prefer the environment variable: a value given
+    /// on the command line is visible to every user of the machine (`ps`, /proc).
     #[arg(long, env = "CATALOGUE_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
     #[arg(long, env = "CATALOGUE_MODE", value_enum, default_value = "enforce")]
@@ -97,7 +104,7 @@ fn course_json(c: &Course) -> serde_json::Value {
 async fn list_courses(token: Option<VerifiedToken>) -> Json<serde_json::Value> {
     Json(json!({
         "courses": COURSES.iter().map(course_json).collect::<Vec<_>>(),
-        "viewer": token.map(|t| t.client_id.clone()),
+        "viewer": token.map(|t| t.client_id_or_unknown().to_owned()),
     }))
 }
 
@@ -151,7 +158,12 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let secret_on_command_line = matches.value_source("client_secret") == Some(ValueSource::CommandLine);
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     if args.json_logs {
@@ -159,6 +171,9 @@ async fn main() -> std::process::ExitCode {
     } else {
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
         tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).init();
+    }
+    if secret_on_command_line {
+        tracing::warn!("--client-secret is visible to other users of this machine: prefer CATALOGUE_CLIENT_SECRET");
     }
     match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -189,13 +204,18 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(u) = &args.charter_url {
         cfg = cfg.charter_url(u);
     }
-    if let Some(a) = &args.audience {
-        cfg = cfg.audience(a);
+    match &args.audience {
+        Some(a) => cfg = cfg.audience(a),
+        None => tracing::warn!(
+            "no --audience: tokens are accepted whatever their `aud`, including those Charter issued for other services"
+        ),
     }
     match (&args.client_id, &args.client_secret) {
         (Some(id), Some(secret)) => cfg = cfg.client_credentials(id, secret),
-        (None, None) => tracing::warn!("no --client-id/--client-secret: opaque tokens are refused and decisions are not reported"),
-        _ => return Err("give both --client-id and --client-secret".into()),
+        (None, None) => {
+            tracing::warn!("no --client-id and client secret: opaque tokens are refused and decisions are not reported")
+        }
+        _ => return Err("give both --client-id and the client secret (CATALOGUE_CLIENT_SECRET)".into()),
     }
     let guard = Guard::start(cfg).await.map_err(|e| e.to_string())?;
     if let Err(e) = guard.ready().await {

@@ -82,7 +82,7 @@ fn token_error(r: Result<Arc<charter_guard::Claims>, AuthError>) -> TokenError {
 /// The example service's routes, behind a guard, on a port of its own.
 async fn serve(guard: &Guard) -> String {
     async fn who(t: Option<VerifiedToken>) -> String {
-        t.map(|t| t.client_id.clone()).unwrap_or_else(|| "anonymous".into())
+        t.map(|t| t.client_id_or_unknown().to_owned()).unwrap_or_else(|| "anonymous".into())
     }
     let router = Router::new()
         .route("/api/courses", get(who).route_layer(guard.require(Requirement::scopes_all(["catalog:read"]))))
@@ -158,7 +158,7 @@ async fn jwts_are_verified_and_forgeries_refused() {
     // A valid token.
     let t = token(&app, &partner, "catalog:read").await;
     let c = guard.verify(&t).await.unwrap();
-    assert_eq!(c.client_id, "partner");
+    assert_eq!(c.client_id.as_deref(), Some("partner"));
     assert_eq!(c.scopes, vec!["catalog:read".to_owned()]);
     assert_eq!(c.filters, vec!["content_org:MITx".to_owned()]);
     assert!(c.is_restricted);
@@ -288,7 +288,7 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
     let fresh = token(&app, &c, "read").await;
     assert_eq!(jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(), Some(new_key.kid.as_str()));
     let claims = guard.verify(&fresh).await.unwrap();
-    assert_eq!(claims.client_id, "rot");
+    assert_eq!(claims.client_id.as_deref(), Some("rot"));
     assert_eq!(guard.fetch_counts().0, fetches + 1, "one refetch for the new kid");
     // The old key is still published: its tokens still verify, from the cache.
     assert!(guard.verify(&old).await.is_ok());
@@ -321,7 +321,9 @@ async fn opaque_tokens_are_introspected_and_cached_briefly() {
     let t = token(&app, &opaque, "catalog:read").await;
     assert!(!t.contains('.'));
     let c = guard.verify(&t).await.unwrap();
-    assert_eq!((c.client_id.as_str(), c.source), ("opaque-app", TokenSource::Introspection));
+    assert_eq!((c.client_id.as_deref(), c.source), (Some("opaque-app"), TokenSource::Introspection));
+    // Charter's answer names the audience and the token type the guard requires.
+    assert_eq!(c.aud, vec!["lms-key".to_owned()]);
     assert_eq!(c.scopes, vec!["catalog:read".to_owned()]);
     assert_eq!(c.preferred_username.as_deref(), Some("svc-opaque-app"));
     assert_eq!(guard.fetch_counts().1, 1);
@@ -337,11 +339,16 @@ async fn opaque_tokens_are_introspected_and_cached_briefly() {
     assert_eq!(token_error(guard.verify(&t).await), TokenError::Inactive);
     assert_eq!(guard.fetch_counts().1, 2);
 
-    // Unknown tokens are inactive; without credentials, opaque tokens are not accepted.
+    // Unknown tokens of the right shape are inactive; anything else is malformed and
+    // never sent to Charter. Without credentials, opaque tokens are not accepted.
+    let unknown = format!("{}{}", "0123456789abcdef".repeat(2), "A".repeat(43));
+    assert_eq!(token_error(guard.verify(&unknown).await), TokenError::Inactive);
+    assert_eq!(guard.fetch_counts().1, 3);
     let garbage = "x".repeat(75);
-    assert_eq!(token_error(guard.verify(&garbage).await), TokenError::Inactive);
+    assert_eq!(token_error(guard.verify(&garbage).await), TokenError::Malformed);
+    assert_eq!(guard.fetch_counts().1, 3);
     let no_creds = Guard::start(config(&app).no_reporting()).await.unwrap();
-    assert_eq!(token_error(no_creds.verify(&garbage).await), TokenError::OpaqueNotAccepted);
+    assert_eq!(token_error(no_creds.verify(&unknown).await), TokenError::OpaqueNotAccepted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,6 +380,9 @@ async fn the_open_edx_permission_rules() {
     // JwtHasContentOrgFilterForRequestedCourse: match / mismatch (new and old course keys).
     assert_eq!(call(&base, "/api/courses/course-v1:MITx+6.002x+2024_T1", "JWT", &catalog).await.0, 200);
     assert_eq!(call(&base, "/api/courses/MITx%2F6.002x%2F2012_Fall", "JWT", &catalog).await.0, 200);
+    // A course key that cannot be decoded: the request's fault.
+    let (s, _, b) = call(&base, "/api/courses/%FF", "JWT", &catalog).await;
+    assert_eq!((s, b["reason"].as_str()), (400, Some("invalid_path_param")));
     let (s, www, b) = call(&base, "/api/courses/course-v1:HarvardX+CS50x+2024", "JWT", &catalog).await;
     assert_eq!((s, www.as_str()), (403, ""));
     assert_eq!((b["reason"].as_str(), b["filter"].as_str()), (Some("content_org_mismatch"), Some("content_org:HarvardX")));
