@@ -7,6 +7,7 @@ mod helpers;
 
 mod audit_and_metrics;
 mod authorization_code;
+mod browser_chromium;
 mod cli;
 mod guard;
 mod hostile_input;
