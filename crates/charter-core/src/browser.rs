@@ -110,6 +110,13 @@ impl PkceChallenge {
     }
 }
 
+/// A fresh PKCE verifier and its S256 challenge (for tools and demos acting as a client).
+pub fn pkce_pair() -> Result<(String, String), crate::digest::KeyMaterialError> {
+    let verifier = crate::secret::generate_secret()?;
+    let challenge = B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+    Ok((verifier, challenge))
+}
+
 /// An authorization code as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRecord {

@@ -79,6 +79,8 @@ async fn shutdown_signal() {
 
 const DEMO_USER: &str = "demo-service";
 const DEMO_APP: &str = "demo-app";
+const DEMO_LEARNER: &str = "demo-learner";
+const DEMO_WEB: &str = "demo-web";
 
 /// Makes sure the demo service user and application exist, replaces the demo
 /// secret, and prints how to get a token.
@@ -115,11 +117,55 @@ async fn demo(store: &dyn Store, state: &AppState, base: &str) -> Result<(), Com
         .await
         .map_err(|e: AdminError| CommandError::Admin(e))?;
     let secret = created.client_secret;
+    // An end user and a browser application, for the delegated-access flow.
+    let learner_password = charter_core::secret::generate_secret().map_err(|e| CommandError::Other(e.to_string()))?;
+    if store.account_by_username(DEMO_LEARNER).await?.is_none() {
+        accounts::create_user(
+            store,
+            &actor,
+            accounts::NewUser {
+                username: DEMO_LEARNER.into(),
+                email: Some("demo-learner@example.com".into()),
+                full_name: Some("Demo Learner".into()),
+                is_staff: false,
+                password: None,
+            },
+        )
+        .await?;
+    }
+    accounts::set_password(store, &actor, DEMO_LEARNER, learner_password.clone()).await?;
+    let callback = format!("{base}/healthz");
+    if store.application(DEMO_WEB).await?.is_none() {
+        let spec = applications::ApplicationSpec {
+            client_id: Some(DEMO_WEB.into()),
+            name: "Demo web application".into(),
+            owner: DEMO_USER.into(),
+            client_type: Some("public".into()),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            redirect_uris: vec![callback.clone()],
+            scopes: vec!["grades:read openid".into()],
+            ..Default::default()
+        };
+        applications::create(store, &actor, spec, &state.digest_key).await?;
+    }
+    let (verifier, challenge) = charter_core::browser::pkce_pair().map_err(|e| CommandError::Other(e.to_string()))?;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     println!("Charter demo application (this secret is shown once; a new one is made at each --demo start):");
     println!("  client_id:     {DEMO_APP}");
     println!("  client_secret: {secret}");
     println!("Get a token:");
     println!("  curl -s -u {DEMO_APP}:{secret} -d grant_type=client_credentials -d scope=grades:read {base}/oauth2/token");
+    println!();
+    println!("Delegated access in a browser: sign in as {DEMO_LEARNER} / {learner_password} at");
+    println!(
+        "  {base}/oauth2/authorize?response_type=code&client_id={DEMO_WEB}&redirect_uri={}&scope=openid%20profile%20grades%3Aread&state=demo&code_challenge={challenge}&code_challenge_method=S256",
+        enc(&callback)
+    );
+    println!("then exchange the code from the address bar:");
+    println!(
+        "  curl -s -d grant_type=authorization_code -d client_id={DEMO_WEB} --data-urlencode redirect_uri={callback} -d code_verifier={verifier} -d code=<code> {base}/oauth2/token"
+    );
+    println!("Your authorized applications: {base}/account/applications");
     Ok(())
 }
 

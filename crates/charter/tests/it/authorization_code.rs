@@ -227,6 +227,19 @@ both_backends!(denial_pkce_failures_and_prompt_none, |app: TestApp| async move {
     let code = query(&to, "code").unwrap();
     let (s, _, e) = app.post_form("/oauth2/token", None, &[("grant_type", "authorization_code"), ("client_id", "grades-app"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", &"b".repeat(43))]).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    // A missing verifier, and a redirect URI that differs from the authorization request's.
+    let consent = b.get(&format!("{base}&prompt=consent")).await.2;
+    let code = query(&approve(&app, &b, &consent, "approve").await, "code").unwrap();
+    let (s, _, e) = app.post_form("/oauth2/token", None, &[("grant_type", "authorization_code"), ("client_id", "grades-app"), ("code", &code), ("redirect_uri", CALLBACK)]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "no code_verifier");
+    let consent = b.get(&format!("{base}&prompt=consent")).await.2;
+    let code = query(&approve(&app, &b, &consent, "approve").await, "code").unwrap();
+    let (s, _, e) = app.post_form("/oauth2/token", None, &[("grant_type", "authorization_code"), ("client_id", "grades-app"), ("code", &code), ("redirect_uri", "https://app.example.com/other")]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "redirect_uri mismatch");
+    // Another client cannot redeem the code.
+    let thief = app.client("thief", |s| { s.grant_types = vec!["authorization_code".into()]; s.redirect_uris = vec![CALLBACK.into()]; }).await;
+    let (s, _, e) = app.post_form("/oauth2/token", Some((&thief.client_id, &thief.secret)), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "code of another client");
     // An expired code.
     let consent = b.get(&format!("{base}&prompt=consent")).await.2;
     let to = approve(&app, &b, &consent, "approve").await;
@@ -399,4 +412,34 @@ both_backends!(the_users_page_of_authorized_apps_revokes_at_once, |app: TestApp|
     // Without a session the page sends to sign-in.
     let (s, to, _) = Browser::new("en").get(&app.url("/account/applications")).await;
     assert_eq!((s, to.starts_with("/login")), (303, true));
+});
+
+both_backends!(confidential_clients_may_skip_pkce_but_not_mix_it, |app: TestApp| async move {
+    let _ = setup(&app).await;
+    let web = app.client("web-app", |s| {
+        s.name = "Web App".into();
+        s.grant_types = vec!["authorization_code".into()];
+        s.redirect_uris = vec![CALLBACK.into()];
+        s.scopes = vec!["grades:read".into()];
+        s.skip_authorization = true;
+    }).await;
+    let b = Browser::new("en");
+    let url = format!("{}?response_type=code&client_id=web-app&scope=grades%3Aread", app.url("/oauth2/authorize"));
+    // Trusted (skip_authorization): no consent page, straight back with a code after sign-in.
+    let (_, login, _) = b.get(&url).await;
+    let (_, _, page) = b.get(&app.url(&login)).await;
+    let csrf = hidden(&page, "csrf");
+    let next = hidden(&page, "next");
+    let (_, back, _) = b.post(&app.url("/login"), &[("csrf", &csrf), ("next", &next), ("username", "lea"), ("password", "correct horse battery")]).await;
+    let (s, to, _) = b.get(&app.url(&back)).await;
+    assert_eq!(s, 303);
+    let code = query(&to, "code").unwrap();
+    // A verifier for a request that had no challenge is refused; without one the code works.
+    let (s, _, e) = app.post_form("/oauth2/token", Some((&web.client_id, &web.secret)), &[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &"v".repeat(43))]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    let (_, to, _) = b.get(&url).await;
+    let code = query(&to, "code").unwrap();
+    let (s, _, t) = app.post_form("/oauth2/token", Some((&web.client_id, &web.secret)), &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)]).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t.get("id_token").is_none(), "no openid scope, no ID token");
 });
