@@ -25,6 +25,11 @@ fn query_pairs(q: &FormParams) -> Vec<(String, String)> {
     q.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
+/// Whether the form carries the session's anti-forgery token (compared in constant time).
+fn csrf_ok(session: &charter_core::browser::SessionRecord, form: &FormParams) -> bool {
+    bool::from(session.csrf.as_bytes().ct_eq(form.get("csrf").unwrap_or("").as_bytes()))
+}
+
 fn see_other(to: &str) -> Response {
     let mut r = Redirect::to(to).into_response();
     *r.status_mut() = StatusCode::SEE_OTHER;
@@ -149,7 +154,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let now = state.clock.now();
     let f = FormParams::parse(&body).unwrap_or_default();
     if let Ok(Some((s, _))) = current_session(&state, &headers, now).await {
-        if !bool::from(s.csrf.as_bytes().ct_eq(f.get("csrf").unwrap_or("").as_bytes())) {
+        if !csrf_ok(&s, &f) {
             return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
         }
         let _ = state.store.revoke_session(&s.id, now).await;
@@ -215,7 +220,7 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let Ok(Some((session, user))) = current_session(&state, &headers, now).await else {
         return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
     };
-    if !bool::from(session.csrf.as_bytes().ct_eq(f.get("csrf").unwrap_or("").as_bytes())) {
+    if !csrf_ok(&session, &f) {
         return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
     }
     let req = match validate(&state, &f, l).await {
@@ -381,7 +386,7 @@ pub async fn revoke_app(State(state): State<AppState>, headers: HeaderMap, body:
     let Ok(Some((session, user))) = current_session(&state, &headers, now).await else {
         return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
     };
-    if !bool::from(session.csrf.as_bytes().ct_eq(f.get("csrf").unwrap_or("").as_bytes())) {
+    if !csrf_ok(&session, &f) {
         return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
     }
     let Some(client_id) = f.get("client_id") else {
