@@ -123,8 +123,8 @@ pub fn userinfo(scopes: &ScopeSet, user: &Account) -> UserInfo {
         u.name = Some(full.clone());
     }
     if scopes.contains_str("email") {
+        // Charter does not verify addresses, so OpenID `email_verified` is not claimed.
         u.email = user.email.clone();
-        u.email_verified = Some(email_verified(user));
     }
     u
 }

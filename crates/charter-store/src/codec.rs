@@ -773,3 +773,7 @@ pub(crate) const REVOKE_USER_APP_ACCESS: &str = "UPDATE access_tokens SET revoke
     WHERE account_id = $1 AND application_id = $2 AND revoked_at IS NULL";
 pub(crate) const REVOKE_USER_APP_REFRESH: &str = "UPDATE refresh_tokens SET revoked_at = $3 \
     WHERE account_id = $1 AND application_id = $2 AND revoked_at IS NULL";
+
+pub(crate) const REVOKE_SESSIONS_OF: &str = "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
+pub(crate) const BURN_USER_APP_CODES: &str = "UPDATE authorization_codes SET used_at = $3 \
+    WHERE account_id = $1 AND application_id = $2 AND used_at IS NULL";

@@ -1028,6 +1028,10 @@ pub async fn browser_sign_in(store: &dyn Store) {
     let (s, a) = store.session_by_id(&session.id).await.unwrap().unwrap();
     assert_eq!((s.clone(), a.id), (session.clone(), owner.id));
     store.revoke_session(&session.id, NOW.plus(1)).await.unwrap();
+    let second = SessionRecord { id: uuid::Uuid::new_v4().simple().to_string(), ..session.clone() };
+    store.insert_session(&second).await.unwrap();
+    assert_eq!(store.revoke_sessions_of(owner.id, NOW.plus(2)).await.unwrap(), 1, "only the live one");
+    assert_eq!(store.session_by_id(&second.id).await.unwrap().unwrap().0.revoked_at, Some(NOW.plus(2)));
     assert_eq!(store.session_by_id(&session.id).await.unwrap().unwrap().0.revoked_at, Some(NOW.plus(1)));
     assert!(store.session_by_id("nope").await.unwrap().is_none());
 

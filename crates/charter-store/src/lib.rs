@@ -162,6 +162,8 @@ pub trait Store: Send + Sync + 'static {
     /// A session by id, with its account.
     async fn session_by_id(&self, id: &str) -> Result<Option<(charter_core::browser::SessionRecord, Account)>>;
     async fn revoke_session(&self, id: &str, at: UnixTime) -> Result<()>;
+    /// Revokes every live session of the account (a password or status change); returns how many.
+    async fn revoke_sessions_of(&self, account_id: i64, at: UnixTime) -> Result<u64>;
     async fn insert_code(&self, code: &charter_core::browser::CodeRecord) -> Result<()>;
     async fn code_by_id(&self, id: &str) -> Result<Option<charter_core::browser::CodeRecord>>;
     /// Redemption, atomically: marks the code used at `at` (only if unused) and records what it

@@ -562,6 +562,13 @@ macro_rules! shared_store_impl {
                 Ok(())
             }
 
+            async fn revoke_sessions_of(&self, account_id: i64, at: charter_core::time::UnixTime) -> $crate::Result<u64> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query::<$db>($crate::codec::REVOKE_SESSIONS_OF).bind(account_id).bind(at.0).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
             async fn insert_code(&self, c: &charter_core::browser::CodeRecord) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>($crate::codec::INSERT_CODE)
@@ -687,6 +694,8 @@ macro_rules! shared_store_impl {
                 sqlx::query::<$db>($crate::codec::DELETE_CONSENT).bind(account_id).bind(application_id).execute(&mut *tx).await?;
                 let a = sqlx::query::<$db>($crate::codec::REVOKE_USER_APP_ACCESS).bind(account_id).bind(application_id).bind(at.0).execute(&mut *tx).await?;
                 let r = sqlx::query::<$db>($crate::codec::REVOKE_USER_APP_REFRESH).bind(account_id).bind(application_id).bind(at.0).execute(&mut *tx).await?;
+                // Codes not yet exchanged cannot be exchanged any more.
+                sqlx::query::<$db>($crate::codec::BURN_USER_APP_CODES).bind(account_id).bind(application_id).bind(at.0).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(a.rows_affected() + r.rows_affected())
             }

@@ -45,6 +45,9 @@ pub struct NewUser {
 
 pub async fn create_user(store: &dyn Store, actor: &Actor, new: NewUser) -> AdminResult<AccountView> {
     check_username(&new.username)?;
+    if let Some(n) = &new.full_name {
+        super::applications::check_display_name(n)?;
+    }
     check_email(new.email.as_deref())?;
     let hash = match new.password {
         Some(p) => Some(crate::services::password::hash(p).await.map_err(|e| AdminError::Invalid(e.to_string()))?),
@@ -83,6 +86,9 @@ pub async fn set_password(store: &dyn Store, actor: &Actor, username: &str, pass
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
         other => other.into(),
     })?;
+    // A new password ends every browser session signed in with the old one.
+    let account = get(store, username).await?;
+    store.revoke_sessions_of(account.id, actor.now).await?;
     Ok(())
 }
 
@@ -114,6 +120,9 @@ fn check_username(u: &str) -> AdminResult<()> {
 
 pub async fn create_service_user(store: &dyn Store, actor: &Actor, new: NewServiceUser) -> AdminResult<AccountView> {
     check_username(&new.username)?;
+    if let Some(n) = &new.full_name {
+        super::applications::check_display_name(n)?;
+    }
     check_email(new.email.as_deref())?;
     let created = event(actor, "account.created", None, Some(&new.username), serde_json::json!({"kind": "service"}));
     let account = store
@@ -158,6 +167,9 @@ pub async fn set_status(store: &dyn Store, actor: &Actor, username: &str, status
         charter_store::StoreError::NotFound(_) => AdminError::NotFound(format!("no account '{username}'")),
         other => other.into(),
     })?;
+    if status != Status::Active {
+        store.revoke_sessions_of(current.id, actor.now).await?;
+    }
     get(store, username).await
 }
 

@@ -127,9 +127,7 @@ pub async fn create(store: &dyn Store, actor: &Actor, spec: ApplicationSpec, dig
         .account_by_username(&spec.owner)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no account '{}' to own the application", spec.owner)))?;
-    if spec.name.trim().is_empty() || spec.name.len() > 255 {
-        return Err(AdminError::Invalid("an application needs a name of 1 to 255 characters".into()));
-    }
+    check_display_name(&spec.name)?;
     let client_id = match &spec.client_id {
         Some(c) => ClientId::parse(c).map_err(AdminError::Invalid)?,
         None => ClientId::parse(&charter_core::secret::generate_client_id()?).map_err(AdminError::Invalid)?,
@@ -260,9 +258,7 @@ pub async fn update(store: &dyn Store, actor: &Actor, client_id: &str, change: A
     let before = view(store, app.clone()).await?;
     let known = known_scopes(store).await?;
     if let Some(n) = change.name {
-        if n.trim().is_empty() || n.len() > 255 {
-            return Err(AdminError::Invalid("an application needs a name of 1 to 255 characters".into()));
-        }
+        check_display_name(&n)?;
         app.name = n.trim().to_owned();
     }
     if let Some(s) = change.scopes {
@@ -300,4 +296,16 @@ pub async fn update(store: &dyn Store, actor: &Actor, client_id: &str, change: A
     let changed = event(actor, "application.updated", Some(client_id), None, serde_json::json!({"before": before, "after": after}));
     store.update_application_audited(&app, Some(&changed)).await?;
     Ok(after)
+}
+
+/// A name shown to users on the consent page: 1 to 255 characters, no control or
+/// bidirectional-formatting characters (which could reorder the page's sentences).
+pub(crate) fn check_display_name(name: &str) -> AdminResult<()> {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}');
+    if name.trim().is_empty() || name.len() > 255 || name.chars().any(|c| c.is_control() || bidi(c)) {
+        return Err(AdminError::Invalid(
+            "a name must be 1 to 255 characters, without control or bidirectional-formatting characters".into(),
+        ));
+    }
+    Ok(())
 }

@@ -62,9 +62,9 @@ fn unavailable_page(l: Lang) -> Response {
 pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let q = FormParams::parse(q.unwrap_or_default().as_bytes()).unwrap_or_default();
     let l = lang(&headers, q.get("lang"));
-    let csrf = match b::cookie(&headers, LOGIN_CSRF_COOKIE).filter(|c| c.len() == 43) {
-        Some(c) => c.to_owned(),
-        None => charter_core::secret::generate_secret().unwrap_or_default(),
+    // Always a fresh token: a value the client brings may have been planted (login CSRF).
+    let Ok(csrf) = charter_core::secret::generate_secret() else {
+        return unavailable_page(l);
     };
     let page = LoginPage {
         lang: l,
@@ -103,8 +103,17 @@ pub async fn login(
         let page = LoginPage { lang: l, langs: vec![], csrf: given.to_owned(), next: next.clone(), username: username.clone(), error: Some(msg) };
         pages::render(StatusCode::UNAUTHORIZED, &page)
     };
-    let source = peer.ip().to_string();
-    let key = username.to_lowercase();
+    let source = b::throttle_source(peer.ip());
+    let found = match state.store.login_account(&username).await {
+        Ok(f) => f,
+        Err(_) => return unavailable_page(l),
+    };
+    // One counter per account, whether it was named by username or by email.
+    let key = match &found {
+        Some((a, _)) => a.username.to_lowercase(),
+        None => username.to_lowercase(),
+    };
+    let shown: String = username.chars().filter(|c| !c.is_control()).take(150).collect();
     let Ok((by_account, by_source)) = state
         .store
         .login_failures_since(&key, &source, now.minus(charter_core::login_throttle::WINDOW))
@@ -113,12 +122,10 @@ pub async fn login(
         return unavailable_page(l);
     };
     if !charter_core::login_throttle::allowed(by_account, by_source) {
+        let event = AuditEvent::new(now, "anonymous", "login.throttled", Outcome::Failure).account(shown.clone()).source(Some(source));
+        let _ = crate::services::client_auth::commit_audit(&state, event).await;
         return retry(l.t("login-throttled", &[]));
     }
-    let found = match state.store.login_account(&username).await {
-        Ok(f) => f,
-        Err(_) => return unavailable_page(l),
-    };
     let (account, hash) = match found {
         Some((a, h)) => (Some(a), h),
         None => (None, None),
@@ -128,11 +135,15 @@ pub async fn login(
         Some(a) if ok && a.status == charter_core::client::Status::Active => a,
         _ => {
             let _ = state.store.record_login_failure(now, &key, &source).await;
-            let event = AuditEvent::new(now, "anonymous", "login.failed", Outcome::Failure).account(key.clone()).source(Some(source));
+            let event = AuditEvent::new(now, "anonymous", "login.failed", Outcome::Failure).account(shown.clone()).source(Some(source));
             let _ = crate::services::client_auth::commit_audit(&state, event).await;
             return retry(l.t("login-failed", &[]));
         }
     };
+    // A new sign-in replaces whatever session this browser had (no fixation, no leftovers).
+    if let Ok(Some((old, _))) = current_session(&state, &headers, now).await {
+        let _ = state.store.revoke_session(&old.id, now).await;
+    }
     let Ok((cookie_value, session)) = new_session(&user, &state.digest_key, now) else {
         return unavailable_page(l);
     };
@@ -158,6 +169,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
             return pages::error(StatusCode::FORBIDDEN, l, vec![], l.t("error-csrf", &[]));
         }
         let _ = state.store.revoke_session(&s.id, now).await;
+        let event = AuditEvent::new(now, format!("user:{}", s.account_id), "logout", Outcome::Success);
+        let _ = crate::services::client_auth::commit_audit(&state, event).await;
     }
     with_cookie(see_other("/login"), set_cookie(&state, SESSION_COOKIE, "", 0))
 }
@@ -200,6 +213,12 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQue
     let remembered = granted.is_some_and(|g| req.scopes.is_subset(&g));
     let needs_consent = req.prompt == Prompt::Consent || !(req.application.skip_authorization || remembered);
     if !needs_consent {
+        if req.application.skip_authorization && !remembered {
+            // Recorded all the same, so the user sees the application on their page and can revoke it.
+            if state.store.grant_consent(user.id, &req.application.id, &req.scopes, now).await.is_err() {
+                return unavailable_page(l);
+            }
+        }
         return issue_code(&state, &req, &user, session.auth_time, l).await;
     }
     if req.prompt == Prompt::None {

@@ -14,16 +14,21 @@ pub const SESSION_COOKIE: &str = "charter_session";
 pub const LOGIN_CSRF_COOKIE: &str = "charter_login_csrf";
 pub const LANG_COOKIE: &str = "charter_lang";
 
-/// The value of cookie `name`, if the request carries it once.
+/// The value of cookie `name`, if the request carries it exactly once (a second one may
+/// have been planted by a sibling site or a more specific path).
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    match (found.next(), found.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    }
 }
 
 /// `HttpOnly; SameSite=Lax; Path=/`, `Secure` when served over https.
@@ -53,12 +58,35 @@ pub async fn current_session(
     }))
 }
 
+/// The key failed logins are counted under for a client address: the address, or its
+/// /64 for IPv6 (one host commonly holds a whole /64).
+pub fn throttle_source(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// A `next` target that stays on this site: a path, never `//host` or a scheme.
 pub fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and newlines and read `\` as `/` before resolving a Location,
+    // so `/\t/evil` or `/\\evil` would leave the site: refuse any whitespace or control
+    // character, and any second character that is a slash or backslash.
+    let ok = |n: &str| {
+        let mut chars = n.chars();
+        chars.next() == Some('/')
+            && !matches!(chars.next(), Some('/') | Some('\\'))
+            && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+            && n.len() <= 4096
+    };
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
-            n.to_owned()
-        }
+        Some(n) if ok(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
 }
@@ -110,8 +138,14 @@ pub async fn validate(state: &AppState, p: &FormParams, lang: Lang) -> Result<Au
         None => None,
     }
     .ok_or_else(|| page("error-redirect-uri", ""))?;
-    let st = p.get("state").filter(|s| s.len() <= 1024);
+    if p.get("state").is_some_and(|s| s.len() > 1024) {
+        return Err(page("error-bad-request", "state is longer than 1024 characters"));
+    }
+    let st = p.get("state");
     let fail = |e: OAuthError| redirect_error(&redirect_uri, &e, st);
+    if p.get("nonce").is_some_and(|n| n.len() > 512) {
+        return Err(fail(OAuthError::invalid_request("nonce is longer than 512 characters")));
+    }
     match p.get("response_type") {
         Some("code") => {}
         _ => return Err(fail(OAuthError::new(charter_core::OAuthErrorCode::UnsupportedResponseType, "only response_type=code is supported"))),
@@ -133,7 +167,7 @@ pub async fn validate(state: &AppState, p: &FormParams, lang: Lang) -> Result<Au
         Some("login") => Prompt::Login,
         Some(_) => return Err(fail(OAuthError::invalid_request("prompt must be none, login or consent"))),
     };
-    let nonce = p.get("nonce").filter(|n| n.len() <= 512).map(str::to_owned);
+    let nonce = p.get("nonce").map(str::to_owned);
     Ok(AuthorizationRequest { application: app, redirect_uri, scopes, state: st.map(str::to_owned), nonce, pkce, prompt })
 }
 

@@ -88,8 +88,18 @@ async fn password_grant(
     password::check_client(client)?;
     let username = form.params.require("username")?;
     let secret = form.params.require("password")?;
-    let source = form.source.clone().unwrap_or_else(|| "unknown".into());
-    let key = username.to_lowercase();
+    let source = form
+        .source
+        .as_deref()
+        .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+        .map(crate::services::browser::throttle_source)
+        .unwrap_or_else(|| "unknown".into());
+    let found = state.store.login_account(username).await.map_err(|e| unavailable(&e))?;
+    // One counter per account, whether it was named by username or by email.
+    let key = match &found {
+        Some((a, _)) => a.username.to_lowercase(),
+        None => username.to_lowercase(),
+    };
     let (by_account, by_source) = state
         .store
         .login_failures_since(&key, &source, now.minus(login_throttle::WINDOW))
@@ -99,7 +109,6 @@ async fn password_grant(
         metrics::counter!("charter_login_throttled_total").increment(1);
         return Err(OAuthError::invalid_grant("too many failed logins; retry later"));
     }
-    let found = state.store.login_account(username).await.map_err(|e| unavailable(&e))?;
     let (account, hash) = match found {
         Some((a, h)) => (Some(a), h),
         None => (None, None),
@@ -158,15 +167,18 @@ async fn code_grant(
         // RFC 6749 §4.1.2: a code used twice revokes what it already issued.
         let n = state.store.revoke_code_tokens(&code.id, now).await.map_err(|e| unavailable(&e))?;
         tracing::warn!(client = %code.client_id, revoked = n, "an authorization code was presented twice; its tokens are revoked");
+        let event = AuditEvent::new(now, actor(client), "authorization.code_reused", Outcome::Failure)
+            .client(code.client_id.as_str())
+            .detail(serde_json::json!({ "code": code.id, "revoked_tokens": n }));
+        commit_audit(state, event).await?;
         return Err(invalid());
     }
     if code.expires_at <= now {
         return Err(invalid());
     }
-    match form.params.get("redirect_uri") {
-        Some(r) if r == code.redirect_uri => {}
-        None if app.redirect_uris.len() == 1 => {}
-        _ => return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")),
+    // RFC 6749 §4.1.3, strictly: the redirect URI of the authorization, always.
+    if form.params.get("redirect_uri") != Some(code.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
     }
     match (&code.pkce, form.params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if challenge.verify(verifier) => {}

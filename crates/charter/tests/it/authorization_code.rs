@@ -267,6 +267,14 @@ both_backends!(unknown_clients_and_foreign_redirects_are_pages_not_redirects, |a
     assert_eq!(hidden(&login, "next"), "/");
     let (s, to, _) = b.post(&app.url("/login"), &[("csrf", &csrf), ("next", "//evil.example/"), ("username", "lea"), ("password", "correct horse battery")]).await;
     assert_eq!((s, to.as_str()), (303, "/"));
+    // Browsers drop tabs and read backslashes as slashes: none of these may leave the site.
+    for evil in ["/\t/evil.example", "/\\evil.example", "/\u{0}x", "/%2F/evil.example\n", "https://evil.example/", "\\\\evil"] {
+        let (_, _, login) = b.get(&app.url("/login")).await;
+        let csrf = hidden(&login, "csrf");
+        let (s, to, _) = b.post(&app.url("/login"), &[("csrf", &csrf), ("next", evil), ("username", "lea"), ("password", "correct horse battery")]).await;
+        assert_eq!(s, 303, "{evil:?}");
+        assert!(to == "/" || (to.starts_with('/') && !to.starts_with("//") && !to.contains(['\t', '\\'])), "{evil:?} -> {to:?}");
+    }
 });
 
 both_backends!(csrf_and_login_throttling, |app: TestApp| async move {
@@ -365,7 +373,7 @@ both_backends!(openid_connect_id_token_and_userinfo, |app: TestApp| async move {
     let info: serde_json::Value = app.http.get(app.url("/oauth2/userinfo")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["sub"], user.anonymous_id);
     assert_eq!(info["name"], "Léa Learner");
-    assert_eq!(info["email_verified"], true);
+    assert!(info.get("email_verified").is_none(), "Charter does not verify addresses: {info}");
     let r = app.http.get(app.url("/oauth2/userinfo")).bearer_auth("nope").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
     // Discovery names the OpenID endpoints.
