@@ -673,25 +673,7 @@ where
         .bind(t.revoked_at.map(|x| x.0))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
 
-    #[test]
-    fn chunks_cover_everything_in_few_shapes() {
-        for len in 0..300 {
-            let c = pow2_chunks(len, 64);
-            assert_eq!(c.iter().map(|(_, n)| n).sum::<usize>(), len);
-            let mut next = 0;
-            for (s, n) in &c {
-                assert_eq!(*s, next);
-                assert!(n.is_power_of_two() && *n <= 64);
-                next += n;
-            }
-        }
-        assert_eq!(pow2_chunks(300, 64).len(), 4 + 3);
-    }
-}
 
 // --- browser sign-in -----------------------------------------------------------------
 
@@ -777,3 +759,56 @@ pub(crate) const REVOKE_USER_APP_REFRESH: &str = "UPDATE refresh_tokens SET revo
 pub(crate) const REVOKE_SESSIONS_OF: &str = "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
 pub(crate) const BURN_USER_APP_CODES: &str = "UPDATE authorization_codes SET used_at = $3 \
     WHERE account_id = $1 AND application_id = $2 AND used_at IS NULL";
+
+/// Binds an application's fields from `name` to `status`, in the column order shared by
+/// the insert and the update statements.
+pub(crate) fn bind_application<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    app: &'q charter_core::client::Application,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(app.name.as_str())
+        .bind(app.owner_id)
+        .bind(app.client_type.as_str())
+        .bind(join_grants(&app.grant_types))
+        .bind(join_uris(&app.redirect_uris))
+        .bind(app.allowed_scopes.to_space_separated())
+        .bind(join_filters(&app.filters))
+        .bind(app.restricted)
+        .bind(app.token_format.as_str())
+        .bind(app.skip_authorization)
+        .bind(app.status.as_str())
+}
+
+/// A foreign-key failure when writing an application names its missing owner.
+pub(crate) fn owner_not_found(e: sqlx::Error, owner_id: i64) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::NotFound(_) => StoreError::NotFound(format!("owner account {owner_id}")),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_everything_in_few_shapes() {
+        for len in 0..300 {
+            let c = pow2_chunks(len, 64);
+            assert_eq!(c.iter().map(|(_, n)| n).sum::<usize>(), len);
+            let mut next = 0;
+            for (s, n) in &c {
+                assert_eq!(*s, next);
+                assert!(n.is_power_of_two() && *n <= 64);
+                next += n;
+            }
+        }
+        assert_eq!(pow2_chunks(300, 64).len(), 4 + 3);
+    }
+}

@@ -252,30 +252,13 @@ macro_rules! shared_store_impl {
 
             async fn create_application_audited(&self, app: &charter_core::client::Application, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query::<$db>($crate::codec::INSERT_APPLICATION)
-                    .bind(app.id.as_str())
-                    .bind(app.client_id.as_str())
-                    .bind(app.name.as_str())
-                    .bind(app.owner_id)
-                    .bind(app.client_type.as_str())
-                    .bind($crate::codec::join_grants(&app.grant_types))
-                    .bind($crate::codec::join_uris(&app.redirect_uris))
-                    .bind(app.allowed_scopes.to_space_separated())
-                    .bind($crate::codec::join_filters(&app.filters))
-                    .bind(app.restricted)
-                    .bind(app.token_format.as_str())
-                    .bind(app.skip_authorization)
-                    .bind(app.status.as_str())
+                let q = sqlx::query::<$db>($crate::codec::INSERT_APPLICATION).bind(app.id.as_str()).bind(app.client_id.as_str());
+                $crate::codec::bind_application(q, app)
                     .bind(app.created_at.0)
                     .bind(app.updated_at.0)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| match $crate::StoreError::from(e) {
-                        $crate::StoreError::NotFound(_) => {
-                            $crate::StoreError::NotFound(format!("owner account {}", app.owner_id))
-                        }
-                        other => other,
-                    })?;
+                    .map_err(|e| $crate::codec::owner_not_found(e, app.owner_id))?;
                 Self::audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
@@ -283,28 +266,12 @@ macro_rules! shared_store_impl {
 
             async fn update_application_audited(&self, app: &charter_core::client::Application, audit: Option<&charter_core::audit::AuditEvent>) -> $crate::Result<()> {
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query::<$db>($crate::codec::UPDATE_APPLICATION)
-                    .bind(app.client_id.as_str())
-                    .bind(app.name.as_str())
-                    .bind(app.owner_id)
-                    .bind(app.client_type.as_str())
-                    .bind($crate::codec::join_grants(&app.grant_types))
-                    .bind($crate::codec::join_uris(&app.redirect_uris))
-                    .bind(app.allowed_scopes.to_space_separated())
-                    .bind($crate::codec::join_filters(&app.filters))
-                    .bind(app.restricted)
-                    .bind(app.token_format.as_str())
-                    .bind(app.skip_authorization)
-                    .bind(app.status.as_str())
+                let q = sqlx::query::<$db>($crate::codec::UPDATE_APPLICATION).bind(app.client_id.as_str());
+                let done = $crate::codec::bind_application(q, app)
                     .bind(app.updated_at.0)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| match $crate::StoreError::from(e) {
-                        $crate::StoreError::NotFound(_) => {
-                            $crate::StoreError::NotFound(format!("owner account {}", app.owner_id))
-                        }
-                        other => other,
-                    })?;
+                    .map_err(|e| $crate::codec::owner_not_found(e, app.owner_id))?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound(format!("application '{}'", app.client_id)));
                 }

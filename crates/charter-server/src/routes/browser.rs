@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use charter_core::audit::{AuditEvent, Outcome};
 use charter_core::browser::{new_code, new_session, AuthorizationRequest, Prompt};
-use charter_core::client::{Account, ClientType};
+use charter_core::client::Account;
 use charter_core::filter::Filter;
 use charter_core::request::FormParams;
 use charter_core::OAuthErrorCode;
@@ -104,39 +104,17 @@ pub async fn login(
         pages::render(StatusCode::UNAUTHORIZED, &page)
     };
     let source = b::throttle_source(peer.ip());
-    let found = match state.store.login_account(&username).await {
-        Ok(f) => f,
-        Err(_) => return unavailable_page(l),
-    };
-    // One counter per account, whether it was named by username or by email.
-    let key = match &found {
-        Some((a, _)) => a.username.to_lowercase(),
-        None => username.to_lowercase(),
-    };
     let shown: String = username.chars().filter(|c| !c.is_control()).take(150).collect();
-    let Ok((by_account, by_source)) = state
-        .store
-        .login_failures_since(&key, &source, now.minus(charter_core::login_throttle::WINDOW))
-        .await
-    else {
-        return unavailable_page(l);
-    };
-    if !charter_core::login_throttle::allowed(by_account, by_source) {
-        let event = AuditEvent::new(now, "anonymous", "login.throttled", Outcome::Failure).account(shown.clone()).source(Some(source));
-        let _ = crate::services::client_auth::commit_audit(&state, event).await;
-        return retry(l.t("login-throttled", &[]));
-    }
-    let (account, hash) = match found {
-        Some((a, h)) => (Some(a), h),
-        None => (None, None),
-    };
-    let ok = password::verify(secret, hash).await;
-    let user = match account {
-        Some(a) if ok && a.status == charter_core::client::Status::Active => a,
-        _ => {
-            let _ = state.store.record_login_failure(now, &key, &source).await;
-            let event = AuditEvent::new(now, "anonymous", "login.failed", Outcome::Failure).account(shown.clone()).source(Some(source));
-            let _ = crate::services::client_auth::commit_audit(&state, event).await;
+    let refused = |action: &str| AuditEvent::new(now, "anonymous", action, Outcome::Failure).account(shown.clone()).source(Some(source.clone()));
+    let user = match password::check_login(&state, &username, &secret, Some(peer.ip()), now).await {
+        Ok(a) if a.status == charter_core::client::Status::Active => a,
+        Err(password::LoginError::Unavailable(_)) => return unavailable_page(l),
+        Err(password::LoginError::Throttled) => {
+            let _ = crate::services::client_auth::commit_audit(&state, refused("login.throttled")).await;
+            return retry(l.t("login-throttled", &[]));
+        }
+        Ok(_) | Err(password::LoginError::Invalid) => {
+            let _ = crate::services::client_auth::commit_audit(&state, refused("login.failed")).await;
             return retry(l.t("login-failed", &[]));
         }
     };
@@ -180,12 +158,15 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Byt
 /// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
 pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
-    let explicit = FormParams::parse(raw.as_bytes()).ok().and_then(|q| q.get("lang").map(str::to_owned));
-    let l = lang(&headers, explicit.as_deref());
     let q = match FormParams::parse(raw.as_bytes()) {
         Ok(q) => q,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, l, vec![], l.t("error-bad-request", &[("detail", &e.description)])),
+        Err(e) => {
+            let l = lang(&headers, None);
+            return pages::error(StatusCode::BAD_REQUEST, l, vec![], l.t("error-bad-request", &[("detail", &e.description)]));
+        }
     };
+    let explicit = q.get("lang").map(str::to_owned);
+    let l = lang(&headers, explicit.as_deref());
     let langs = language_links(l, "/oauth2/authorize", &query_pairs(&q));
     let req = match validate(&state, &q, l).await {
         Ok(r) => r,
@@ -300,8 +281,8 @@ async fn consent_page(
     let owner = state.store.account_by_id(app.owner_id).await.ok().flatten();
     let owner_name = owner.and_then(|o| o.full_name.clone().or(Some(o.username))).unwrap_or_default();
     let scopes = scope_lines(state, &req.scopes, l);
-    let mut filters: Vec<String> = app
-        .filters
+    // The filters every token of this application will carry (the engine's rule, `user:me` included).
+    let filters: Vec<String> = charter_core::grant::token_filters(app)
         .iter()
         .map(|f| match f {
             Filter::ContentOrg(org) => l.t("consent-filter-content-org", &[("org", org)]),
@@ -309,12 +290,6 @@ async fn consent_page(
             Filter::TpaProvider(p) => l.t("consent-filter-tpa", &[("provider", p)]),
         })
         .collect();
-    let user_me = l.t("consent-filter-user-me", &[]);
-    if app.client_type == ClientType::Public || app.primary_grant() != charter_core::client::GrantType::ClientCredentials {
-        if !filters.contains(&user_me) {
-            filters.push(user_me);
-        }
-    }
     ConsentPage {
         lang: l,
         langs,

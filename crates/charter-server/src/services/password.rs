@@ -52,3 +52,53 @@ pub async fn verify(password: String, hash: Option<String>) -> bool {
     .await
     .unwrap_or(false)
 }
+
+/// Why a login (the sign-in page or the password grant) failed.
+#[derive(Debug)]
+pub enum LoginError {
+    /// Too many recent failures for this account or client address.
+    Throttled,
+    /// Unknown account or wrong password (not told apart).
+    Invalid,
+    Unavailable(charter_store::StoreError),
+}
+
+/// Checks a username (or email) and password, throttled per account and per client address
+/// (`charter_core::login_throttle`); a failure is counted. Returns the account whatever its
+/// status: callers decide what a disabled account may do.
+pub async fn check_login(
+    state: &crate::state::AppState,
+    username: &str,
+    password: &str,
+    client_ip: Option<std::net::IpAddr>,
+    now: charter_core::time::UnixTime,
+) -> Result<charter_core::client::Account, LoginError> {
+    use charter_core::login_throttle;
+    let source = client_ip.map(super::browser::throttle_source).unwrap_or_else(|| "unknown".into());
+    let found = state.store.login_account(username).await.map_err(LoginError::Unavailable)?;
+    // One counter per account, whether it was named by username or by email.
+    let key = match &found {
+        Some((a, _)) => a.username.to_lowercase(),
+        None => username.to_lowercase(),
+    };
+    let (by_account, by_source) = state
+        .store
+        .login_failures_since(&key, &source, now.minus(login_throttle::WINDOW))
+        .await
+        .map_err(LoginError::Unavailable)?;
+    if !login_throttle::allowed(by_account, by_source) {
+        metrics::counter!("charter_login_throttled_total").increment(1);
+        return Err(LoginError::Throttled);
+    }
+    let (account, hash) = match found {
+        Some((a, h)) => (Some(a), h),
+        None => (None, None),
+    };
+    match account {
+        Some(a) if verify(password.to_owned(), hash).await => Ok(a),
+        _ => {
+            state.store.record_login_failure(now, &key, &source).await.map_err(LoginError::Unavailable)?;
+            Err(LoginError::Invalid)
+        }
+    }
+}

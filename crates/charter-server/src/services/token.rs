@@ -12,7 +12,7 @@ use charter_core::grant::password::{self, PasswordRequest};
 use charter_core::grant::refresh_token::{self, RefreshDecision, RefreshRequest};
 use charter_core::refresh::RefreshTokenState;
 use charter_core::token::split_opaque;
-use charter_core::login_throttle;
+use crate::services::password::LoginError;
 use charter_core::grant::{AccessGrant, Endpoint, RequestedTokenType};
 use charter_core::time::UnixTime;
 use charter_core::token::{self, TokenResponse};
@@ -88,41 +88,15 @@ async fn password_grant(
     password::check_client(client)?;
     let username = form.params.require("username")?;
     let secret = form.params.require("password")?;
-    let source = form
-        .source
-        .as_deref()
-        .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-        .map(crate::services::browser::throttle_source)
-        .unwrap_or_else(|| "unknown".into());
-    let found = state.store.login_account(username).await.map_err(|e| unavailable(&e))?;
-    // One counter per account, whether it was named by username or by email.
-    let key = match &found {
-        Some((a, _)) => a.username.to_lowercase(),
-        None => username.to_lowercase(),
-    };
-    let (by_account, by_source) = state
-        .store
-        .login_failures_since(&key, &source, now.minus(login_throttle::WINDOW))
-        .await
-        .map_err(|e| unavailable(&e))?;
-    if !login_throttle::allowed(by_account, by_source) {
-        metrics::counter!("charter_login_throttled_total").increment(1);
-        return Err(OAuthError::invalid_grant("too many failed logins; retry later"));
-    }
-    let (account, hash) = match found {
-        Some((a, h)) => (Some(a), h),
-        None => (None, None),
-    };
-    let ok = crate::services::password::verify(secret.to_owned(), hash).await;
-    match account {
-        Some(user) if ok => {
+    let ip = form.source.as_deref().and_then(|s| s.parse::<std::net::IpAddr>().ok());
+    match crate::services::password::check_login(state, username, secret, ip, now).await {
+        Ok(user) => {
             let catalogue = state.catalogue();
             password::decide(client, &user, req, &catalogue.policy, &state.settings.tokens, now)
         }
-        _ => {
-            state.store.record_login_failure(now, &key, &source).await.map_err(|e| unavailable(&e))?;
-            Err(OAuthError::invalid_grant("invalid username or password"))
-        }
+        Err(LoginError::Throttled) => Err(OAuthError::invalid_grant("too many failed logins; retry later")),
+        Err(LoginError::Invalid) => Err(OAuthError::invalid_grant("invalid username or password")),
+        Err(LoginError::Unavailable(e)) => Err(unavailable(&e)),
     }
 }
 
